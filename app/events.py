@@ -1,0 +1,150 @@
+"""Event types and the broadcaster that routes each event to its channels."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from app.hub.broker import Broker
+from app.hub.metrics import HubMetrics
+from app.timeutil import now_rfc3339
+
+log = logging.getLogger(__name__)
+
+
+class EventType(StrEnum):
+    BUSINESS_CREATED = "business.created"
+    BUSINESS_UPDATED = "business.updated"
+    BUSINESS_STAGE_CHANGED = "business.stage_changed"
+    TASK_STARTED = "task.started"
+    TASK_COMPLETED = "task.completed"
+    TASK_FAILED = "task.failed"
+    PLAYBOOK_STARTED = "playbook.started"
+    PLAYBOOK_COMPLETED = "playbook.completed"
+    PLAYBOOK_FAILED = "playbook.failed"
+    APPROVAL_REQUIRED = "approval.required"
+    APPROVAL_GRANTED = "approval.granted"
+    APPROVAL_REJECTED = "approval.rejected"
+    SYSTEM_ALERT = "system.alert"
+    SYSTEM_ALERT_RESOLVED = "system.alert_resolved"
+    SYSTEM_METRIC = "system.metric"
+    SYSTEM_HEALTH = "system.health"
+    KPI_UPDATE = "analytics.kpi_update"
+    ANOMALY_DETECTED = "analytics.anomaly"
+
+
+KNOWN_EVENTS = frozenset(member.value for member in EventType)
+
+
+class NoRouteError(ValueError):
+    """The event names no business, user or channel and is not a system event."""
+
+
+def route(
+    event: str,
+    business_id: str | None = None,
+    user_id: str | None = None,
+    channel: str | None = None,
+) -> list[str]:
+    """The channels an event goes to, in the order they are published."""
+    channels: list[str] = []
+    if business_id:
+        channels.append(f"business:{business_id}")
+    if user_id:
+        channels.append(f"user:{user_id}")
+    if event == EventType.SYSTEM_METRIC or event == EventType.SYSTEM_HEALTH:
+        channels.append("system")
+    elif event.startswith("system."):
+        channels.append("global")
+    if channel and channel not in channels:
+        channels.append(channel)
+    if not channels:
+        raise NoRouteError(
+            f"event '{event}' has no destination: give a business_id, a user_id or a channel"
+        )
+    return channels
+
+
+@dataclass(frozen=True)
+class EmitResult:
+    channels: dict[str, int]
+    recipients: int
+
+
+class EventBroadcaster:
+    def __init__(self, broker: Broker, metrics: HubMetrics) -> None:
+        self._broker = broker
+        self._metrics = metrics
+
+    async def emit(
+        self,
+        event_type: EventType | str,
+        data: Mapping[str, Any],
+        business_id: str | None = None,
+        user_id: str | None = None,
+        channel: str | None = None,
+    ) -> EmitResult:
+        event = str(event_type)
+        timestamp = now_rfc3339()
+        seqs: dict[str, int] = {}
+        recipients = 0
+        for target in route(event, business_id, user_id, channel):
+            published = await self._broker.publish(target, event, data, timestamp)
+            seqs[target] = published.seq
+            recipients += published.recipients
+        self._metrics.events_published.labels(event if event in KNOWN_EVENTS else "other").inc()
+        log.debug("emitted %s to %s (%d recipients)", event, ", ".join(seqs), recipients)
+        return EmitResult(channels=seqs, recipients=recipients)
+
+    async def emit_business_update(
+        self, business_id: str, changes: Mapping[str, Any]
+    ) -> EmitResult:
+        return await self.emit(
+            EventType.BUSINESS_UPDATED,
+            {"business_id": business_id, "changes": dict(changes)},
+            business_id=business_id,
+        )
+
+    async def emit_task_progress(
+        self,
+        business_id: str,
+        task_id: str,
+        status: str,
+        progress: float | None = None,
+        result: Any = None,
+    ) -> EmitResult:
+        event_type = {
+            "started": EventType.TASK_STARTED,
+            "completed": EventType.TASK_COMPLETED,
+            "failed": EventType.TASK_FAILED,
+        }.get(status)
+        if event_type is None:
+            raise ValueError(f"task status must be started, completed or failed, not {status!r}")
+        return await self.emit(
+            event_type,
+            {"task_id": task_id, "status": status, "progress": progress, "result": result},
+            business_id=business_id,
+        )
+
+    async def emit_approval_required(
+        self, business_id: str, request_id: str, title: str, risk_level: str
+    ) -> EmitResult:
+        return await self.emit(
+            EventType.APPROVAL_REQUIRED,
+            {"request_id": request_id, "title": title, "risk_level": risk_level},
+            business_id=business_id,
+        )
+
+    async def emit_kpi_update(self, business_id: str, kpis: Mapping[str, Any]) -> EmitResult:
+        return await self.emit(EventType.KPI_UPDATE, {"kpis": dict(kpis)}, business_id=business_id)
+
+    async def emit_system_alert(
+        self, level: str, message: str, details: Mapping[str, Any] | None = None
+    ) -> EmitResult:
+        return await self.emit(
+            EventType.SYSTEM_ALERT,
+            {"level": level, "message": message, "details": dict(details or {})},
+        )

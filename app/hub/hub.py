@@ -1,0 +1,211 @@
+"""The hub: which connection listens to which channel, and fan-out to them.
+
+Fan-out never awaits a socket. Each event frame is built once (by the broker) and
+appended to every subscriber's outbox; one loop callback per iteration then hands each
+connection everything it is owed in a single write. A connection whose owed bytes pass
+the bound is closed with 1013 and its outbox freed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import WSCloseCode
+
+from app.hub.broker import Broker
+from app.hub.connection import Connection
+from app.hub.metrics import HubMetrics
+
+log = logging.getLogger(__name__)
+
+BACKLOG_RETRY_SECONDS = 0.02
+
+
+def channel_kind(channel: str) -> str:
+    return channel.split(":", 1)[0] if ":" in channel else channel
+
+
+class Hub:
+    def __init__(
+        self,
+        broker: Broker,
+        metrics: HubMetrics,
+        node: str,
+        max_outbox_bytes: int,
+        close_timeout: float = 5.0,
+    ) -> None:
+        self.broker = broker
+        self.metrics = metrics
+        self.node = node
+        self.max_outbox_bytes = max_outbox_bytes
+        self.close_timeout = close_timeout
+        self.connections: dict[str, Connection] = {}
+        self.channels: dict[str, set[Connection]] = {}
+        self._dirty: list[Connection] = []
+        self._backlogged: set[Connection] = set()
+        self._flush_scheduled = False
+        self._retry_handle: asyncio.TimerHandle | None = None
+        self._closing_tasks: set[asyncio.Task[None]] = set()
+
+    # --- membership -------------------------------------------------------------------
+
+    def add(self, conn: Connection) -> None:
+        self.connections[conn.connection_id] = conn
+        self.metrics.connections.set(len(self.connections))
+
+    async def remove(self, conn: Connection) -> None:
+        conn.closed = True
+        conn.discard_outbox()
+        self._backlogged.discard(conn)
+        if self.connections.pop(conn.connection_id, None) is not None:
+            self.metrics.connections.set(len(self.connections))
+        emptied = [channel for channel in list(conn.channels) if self._detach(conn, channel)]
+        for channel in emptied:
+            await self.broker.unsubscribe(channel)
+
+    async def subscribe(self, conn: Connection, channel: str) -> None:
+        if channel in conn.channels or conn.closed:
+            return
+        members = self.channels.get(channel)
+        if members is None:
+            members = self.channels[channel] = set()
+            await self.broker.subscribe(channel)
+        members.add(conn)
+        conn.channels.add(channel)
+        self.metrics.subscriptions.labels(channel_kind(channel)).inc()
+
+    async def unsubscribe(self, conn: Connection, channel: str) -> None:
+        if self._detach(conn, channel):
+            await self.broker.unsubscribe(channel)
+
+    def _detach(self, conn: Connection, channel: str) -> bool:
+        """Drop one subscription; True if that left the channel empty (and removed it)."""
+        if channel not in conn.channels:
+            return False
+        conn.channels.discard(channel)
+        self.metrics.subscriptions.labels(channel_kind(channel)).dec()
+        members = self.channels.get(channel)
+        if members is None:
+            return False
+        members.discard(conn)
+        if members:
+            return False
+        del self.channels[channel]
+        return True
+
+    # --- sending ----------------------------------------------------------------------
+
+    def send(self, conn: Connection, frame: bytes) -> None:
+        """Queue one frame for one connection, in order with its events."""
+        if conn.closed:
+            return
+        conn.enqueue(frame)
+        self._mark_dirty(conn)
+
+    def deliver(self, channel: str, frame: bytes) -> int:
+        """Fan one encoded event frame out to the channel's local subscribers."""
+        members = self.channels.get(channel)
+        if not members:
+            return 0
+        started = time.perf_counter()
+        for conn in members:
+            conn.enqueue(frame)
+            if not conn.queued:
+                conn.queued = True
+                self._dirty.append(conn)
+        self._schedule_flush()
+        self.metrics.deliveries.inc(len(members))
+        self.metrics.broadcast_duration.observe(time.perf_counter() - started)
+        return len(members)
+
+    def _mark_dirty(self, conn: Connection) -> None:
+        if not conn.queued:
+            conn.queued = True
+            self._dirty.append(conn)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.queued = False
+            self._write_or_hold(conn)
+        if self._backlogged and self._retry_handle is None:
+            self._retry_handle = asyncio.get_running_loop().call_later(
+                BACKLOG_RETRY_SECONDS, self._retry_backlog
+            )
+
+    def _retry_backlog(self) -> None:
+        self._retry_handle = None
+        for conn in list(self._backlogged):
+            self._mark_dirty(conn)
+
+    def _write_or_hold(self, conn: Connection) -> None:
+        if conn.closed:
+            return
+        if conn.owed_bytes() > self.max_outbox_bytes:
+            self._cut_off(conn)
+        elif conn.write_out():
+            self._backlogged.discard(conn)
+        else:
+            self._backlogged.add(conn)
+
+    def _cut_off(self, conn: Connection) -> None:
+        log.warning(
+            "closing slow connection %s (%s): %d bytes owed, bound is %d",
+            conn.connection_id,
+            conn.remote,
+            conn.owed_bytes(),
+            self.max_outbox_bytes,
+        )
+        self.metrics.slow_disconnects.inc()
+        task = asyncio.get_running_loop().create_task(
+            self.close(conn, WSCloseCode.TRY_AGAIN_LATER, b"too slow")
+        )
+        self._closing_tasks.add(task)
+        task.add_done_callback(self._closing_tasks.discard)
+
+    async def close(self, conn: Connection, code: int, message: bytes) -> None:
+        """Close one connection with a close frame; a peer that does not answer is aborted."""
+        await self.remove(conn)
+        transport = conn.transport
+        try:
+            async with asyncio.timeout(self.close_timeout):
+                await conn.ws.close(code=code, message=message, drain=False)
+        except TimeoutError:
+            log.info("connection %s did not answer the close; aborting it", conn.connection_id)
+            transport.abort()
+        finally:
+            if not transport.is_closing():
+                transport.abort()
+
+    # --- figures ----------------------------------------------------------------------
+
+    def pending_messages(self) -> int:
+        """Frames queued in outboxes that no socket has taken yet."""
+        return sum(len(conn.outbox) for conn in self.connections.values())
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "total_connections": len(self.connections),
+            "channels": {channel: len(members) for channel, members in self.channels.items()},
+        }
+
+    async def close_all(self, code: int, message: bytes) -> None:
+        """Close every open connection (server shutdown) and wait for the closes."""
+        conns = list(self.connections.values())
+        await asyncio.gather(
+            *(self.close(conn, code, message) for conn in conns), return_exceptions=True
+        )
+        if self._closing_tasks:
+            await asyncio.gather(*self._closing_tasks, return_exceptions=True)
+        if self._retry_handle is not None:
+            self._retry_handle.cancel()
+            self._retry_handle = None

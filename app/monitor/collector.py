@@ -1,0 +1,87 @@
+"""The periodic collector: one host sample feeds the gauges, the page and the alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+
+from app.events import EventBroadcaster, EventType
+from app.hub.hub import Hub
+from app.monitor.alerts import AlertEngine
+from app.monitor.metrics import MonitorMetrics
+from app.monitor.sample import HostReading, Sample, read_host
+from app.periodic import run_every
+from app.timeutil import now_rfc3339
+
+log = logging.getLogger(__name__)
+
+
+class Collector:
+    def __init__(
+        self,
+        interval: float,
+        history_seconds: int,
+        disk_path: str,
+        hub: Hub,
+        broadcaster: EventBroadcaster,
+        metrics: MonitorMetrics,
+        alerts: AlertEngine,
+    ) -> None:
+        self.interval = interval
+        self.disk_path = disk_path
+        self.hub = hub
+        self.broadcaster = broadcaster
+        self.metrics = metrics
+        self.alerts = alerts
+        self.history: deque[Sample] = deque(maxlen=max(1, int(history_seconds / interval) + 1))
+        self.last: Sample | None = None
+
+    def sample_from(self, reading: HostReading) -> Sample:
+        return Sample(
+            cpu_percent=reading.cpu_percent,
+            memory_percent=reading.memory_percent,
+            memory_used_bytes=reading.memory_used_bytes,
+            memory_total_bytes=reading.memory_total_bytes,
+            disk_percent=reading.disk_percent,
+            disk_used_bytes=reading.disk_used_bytes,
+            disk_total_bytes=reading.disk_total_bytes,
+            disk_path=self.disk_path,
+            load_1=round(reading.load_1, 2),
+            load_5=round(reading.load_5, 2),
+            load_15=round(reading.load_15, 2),
+            net_bytes_sent=reading.net_bytes_sent,
+            net_bytes_recv=reading.net_bytes_recv,
+            active_connections=len(self.hub.connections),
+            pending_tasks=self.hub.pending_messages(),
+            timestamp=now_rfc3339(),
+        )
+
+    async def collect(self) -> Sample:
+        """Take one sample and send it to all three outputs."""
+        started = time.perf_counter()
+        reading = await asyncio.to_thread(read_host, self.disk_path)
+        self.metrics.observe_host(reading)
+        sample = self.sample_from(reading)
+        await self.process(sample)
+        self.metrics.collector_duration.observe(time.perf_counter() - started)
+        self.metrics.collector_last_success.set(time.time())
+        return sample
+
+    async def process(self, sample: Sample) -> None:
+        """Publish a sample and evaluate the alert rules on it (tests inject samples here)."""
+        self.last = sample
+        self.history.append(sample)
+        await self.broadcaster.emit(EventType.SYSTEM_METRIC, sample.as_dict())
+        await self.alerts.evaluate(sample)
+
+    async def latest(self) -> Sample:
+        return self.last if self.last is not None else await self.collect()
+
+    def history_since(self, seconds: float) -> list[Sample]:
+        count = int(seconds / self.interval) + 1
+        return list(self.history)[-count:]
+
+    async def run(self) -> None:
+        await run_every(self.interval, self.collect, "the collector")

@@ -1,0 +1,115 @@
+"""Prometheus metrics of the monitor: host gauges, collector, health checks, alerts."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+
+from app.monitor.sample import HostReading
+
+HEALTH_STATES = ("healthy", "degraded", "unhealthy")
+SEVERITIES = ("warning", "critical")
+
+
+class MonitorMetrics:
+    def __init__(self, registry: CollectorRegistry, disk_path: str) -> None:
+        self.disk_path = disk_path
+        self.cpu_usage = Gauge(
+            "livewatch_cpu_usage_ratio",
+            "Share of CPU time spent busy across all cores since the previous sample (0-1).",
+            registry=registry,
+        )
+        self.memory_total = Gauge(
+            "livewatch_memory_total_bytes", "Physical memory.", registry=registry
+        )
+        self.memory_available = Gauge(
+            "livewatch_memory_available_bytes",
+            "Memory available to new processes without swapping.",
+            registry=registry,
+        )
+        self.memory_used = Gauge(
+            "livewatch_memory_used_bytes",
+            "Memory in use: total minus available.",
+            registry=registry,
+        )
+        self.memory_used_ratio = Gauge(
+            "livewatch_memory_used_ratio",
+            "Memory in use as a share of total (0-1).",
+            registry=registry,
+        )
+        self.filesystem_size = Gauge(
+            "livewatch_filesystem_size_bytes",
+            "Filesystem size.",
+            ["mountpoint"],
+            registry=registry,
+        )
+        self.filesystem_free = Gauge(
+            "livewatch_filesystem_free_bytes",
+            "Filesystem space free.",
+            ["mountpoint"],
+            registry=registry,
+        )
+        self.filesystem_used_ratio = Gauge(
+            "livewatch_filesystem_used_ratio",
+            "Filesystem space used as a share of what non-root users can use (0-1).",
+            ["mountpoint"],
+            registry=registry,
+        )
+        self.load = {
+            window: Gauge(
+                f"livewatch_load{window}",
+                f"{window}-minute load average.",
+                registry=registry,
+            )
+            for window in (1, 5, 15)
+        }
+        self.collector_duration = Histogram(
+            "livewatch_collector_duration_seconds",
+            "Time to take and publish one host sample.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=registry,
+        )
+        self.collector_last_success = Gauge(
+            "livewatch_collector_last_success_timestamp_seconds",
+            "Unix time of the last sample the collector completed.",
+            registry=registry,
+        )
+        self.health_status = Gauge(
+            "livewatch_health_check_status",
+            "1 for the state each health check is in, 0 for the others.",
+            ["check", "status"],
+            registry=registry,
+        )
+        self.health_latency = Gauge(
+            "livewatch_health_check_latency_seconds",
+            "How long each health check took the last time it ran.",
+            ["check"],
+            registry=registry,
+        )
+        self.alerts_firing = Gauge(
+            "livewatch_alerts_firing",
+            "1 while an alert of this rule and severity is firing.",
+            ["rule", "severity"],
+            registry=registry,
+        )
+
+    def observe_host(self, reading: HostReading) -> None:
+        self.cpu_usage.set(reading.cpu_percent / 100)
+        self.memory_total.set(reading.memory_total_bytes)
+        self.memory_available.set(reading.memory_available_bytes)
+        self.memory_used.set(reading.memory_used_bytes)
+        self.memory_used_ratio.set(reading.memory_percent / 100)
+        self.filesystem_size.labels(self.disk_path).set(reading.disk_total_bytes)
+        self.filesystem_free.labels(self.disk_path).set(reading.disk_free_bytes)
+        self.filesystem_used_ratio.labels(self.disk_path).set(reading.disk_percent / 100)
+        self.load[1].set(reading.load_1)
+        self.load[5].set(reading.load_5)
+        self.load[15].set(reading.load_15)
+
+    def observe_health(self, check: str, status: str, latency_seconds: float) -> None:
+        for state in HEALTH_STATES:
+            self.health_status.labels(check, state).set(1 if state == status else 0)
+        self.health_latency.labels(check).set(latency_seconds)
+
+    def observe_alert(self, rule: str, level: str | None) -> None:
+        for severity in SEVERITIES:
+            self.alerts_firing.labels(rule, severity).set(1 if severity == level else 0)

@@ -1,0 +1,21 @@
+"""/livez and /readyz for orchestrators."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from app import keys
+
+
+async def livez(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    if request.app[keys.LIFECYCLE].shutting_down:
+        return web.json_response({"status": "shutting down"}, status=503)
+    try:
+        await request.app[keys.STORE].count()
+    except Exception as exc:
+        return web.json_response({"status": "not ready", "reason": f"database: {exc}"}, status=503)
+    return web.json_response({"status": "ready"})

@@ -1,0 +1,76 @@
+"""POST /api/events: the application publishes an event over HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aiohttp import web
+
+from app import keys
+from app.events import NoRouteError
+from app.http_errors import json_error
+from app.hub import protocol
+
+EVENT_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+EVENT_MAX_LENGTH = 64
+FIELDS = {"event", "data", "business_id", "user_id", "channel"}
+
+
+def _parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise json_error(400, "body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise json_error(400, "body must be a JSON object")
+    unknown = sorted(set(body) - FIELDS)
+    if unknown:
+        raise json_error(400, f"unknown field '{unknown[0]}'", unknown[0])
+    event = body.get("event")
+    if event is None:
+        raise json_error(400, "'event' is required", "event")
+    if (
+        not isinstance(event, str)
+        or len(event) > EVENT_MAX_LENGTH
+        or not EVENT_PATTERN.fullmatch(event)
+    ):
+        raise json_error(
+            400, "'event' must be a dotted lower-case name such as 'task.started'", "event"
+        )
+    if "data" not in body:
+        raise json_error(400, "'data' is required (an object, may be empty)", "data")
+    if not isinstance(body["data"], dict):
+        raise json_error(400, "'data' must be a JSON object", "data")
+    for name in ("business_id", "user_id"):
+        value = body.get(name)
+        if value is not None and not protocol.is_valid_id(value):
+            raise json_error(400, f"'{name}' must be 1-200 characters of A-Z a-z 0-9 . _ @ -", name)
+    channel = body.get("channel")
+    if channel is not None and not protocol.is_valid_channel(channel):
+        raise json_error(
+            400,
+            "'channel' must look like 'global', 'system', 'user:42' or 'business:acme'",
+            "channel",
+        )
+    return body
+
+
+async def publish_event(request: web.Request) -> web.Response:
+    if request.content_type != "application/json":
+        raise json_error(415, "send the event as application/json")
+    body = _parse_body(await request.read())
+    try:
+        result = await request.app[keys.BROADCASTER].emit(
+            body["event"],
+            body["data"],
+            business_id=body.get("business_id"),
+            user_id=body.get("user_id"),
+            channel=body.get("channel"),
+        )
+    except NoRouteError as exc:
+        raise json_error(400, str(exc), "channel") from None
+    return web.json_response(
+        {"channels": result.channels, "recipients": result.recipients}, status=202
+    )

@@ -1,0 +1,169 @@
+"""create_app(settings): the whole service, wired from its parts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiohttp_jinja2
+import jinja2
+import redis.asyncio as aioredis
+from aiohttp import WSCloseCode, web
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+
+from app import keys
+from app.events import EventBroadcaster, EventType
+from app.hub.broker import MemoryBroker
+from app.hub.dispatch import Dispatcher
+from app.hub.hub import Hub
+from app.hub.metrics import HubMetrics
+from app.lifecycle import Lifecycle
+from app.monitor import checks
+from app.monitor.alert_record import AlertRecord
+from app.monitor.alerts import AlertEngine, default_rules
+from app.monitor.collector import Collector
+from app.monitor.health import HealthRegistry
+from app.monitor.health_watch import HealthWatch
+from app.monitor.metrics import MonitorMetrics
+from app.monitor.sample import prime_cpu_percent
+from app.routes import setup_routes
+from app.settings import Settings
+from app.store import AlertStore
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application()
+    app[keys.SETTINGS] = settings
+    app[keys.LIFECYCLE] = Lifecycle()
+
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    app[keys.REGISTRY] = registry
+    hub_metrics = HubMetrics(registry)
+    monitor_metrics = MonitorMetrics(registry, settings.disk_path)
+
+    broker = MemoryBroker()
+    hub = Hub(
+        broker, hub_metrics, settings.node, settings.max_outbox_bytes, settings.shutdown_timeout
+    )
+    broadcaster = EventBroadcaster(broker, hub_metrics)
+    store = AlertStore(settings.database_path, settings.alert_history_limit)
+    health = HealthRegistry(timeout=settings.health_timeout)
+
+    async def announce(record: AlertRecord) -> None:
+        event = (
+            EventType.SYSTEM_ALERT if record.state == "firing" else EventType.SYSTEM_ALERT_RESOLVED
+        )
+        await broadcaster.emit(event, {**record.as_dict(), "details": {}})
+
+    alerts = AlertEngine(
+        default_rules(settings), settings.alert_hysteresis, store, monitor_metrics, announce
+    )
+    app[keys.BROKER] = broker
+    app[keys.HUB] = hub
+    app[keys.DISPATCHER] = Dispatcher(hub)
+    app[keys.BROADCASTER] = broadcaster
+    app[keys.STORE] = store
+    app[keys.HEALTH] = health
+    app[keys.HEALTH_WATCH] = HealthWatch(
+        health, settings.health_interval, broadcaster, monitor_metrics
+    )
+    app[keys.ALERTS] = alerts
+    app[keys.COLLECTOR] = Collector(
+        settings.collector_interval,
+        settings.history_seconds,
+        settings.disk_path,
+        hub,
+        broadcaster,
+        monitor_metrics,
+        alerts,
+    )
+
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES_DIR))
+    setup_routes(app, STATIC_DIR)
+    app.cleanup_ctx.extend(
+        [broker_ctx, store_ctx, http_client_ctx, redis_ctx, health_watch_ctx, collector_ctx]
+    )
+    app.on_shutdown.append(close_websockets)
+    return app
+
+
+async def broker_ctx(app: web.Application) -> AsyncIterator[None]:
+    broker = app[keys.BROKER]
+    await broker.start(app[keys.HUB].deliver)
+    yield
+    await broker.stop()
+
+
+async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = app[keys.STORE]
+    await store.open()
+    app[keys.HEALTH].register("database", checks.database_check(store))
+    await app[keys.ALERTS].restore()
+    yield
+    await store.close()
+
+
+async def http_client_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    timeout = aiohttp.ClientTimeout(total=settings.health_timeout)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        app[keys.HTTP_CLIENT] = session
+        if settings.llm_health_url:
+            app[keys.HEALTH].register("llm", checks.llm_check(session, settings.llm_health_url))
+        yield
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    if not settings.redis_url:
+        yield
+        return
+    client = aioredis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.health_timeout,
+        socket_connect_timeout=settings.health_timeout,
+    )
+    app[keys.HEALTH].register("redis", checks.redis_check(client))
+    log.info("redis health check on %s", checks.redacted_url(settings.redis_url))
+    yield
+    await client.aclose()
+
+
+async def health_watch_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with background(app[keys.HEALTH_WATCH].run()):
+        yield
+
+
+async def collector_ctx(app: web.Application) -> AsyncIterator[None]:
+    prime_cpu_percent()
+    async with background(app[keys.COLLECTOR].run()):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def background(coro: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    task = asyncio.create_task(coro)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def close_websockets(app: web.Application) -> None:
+    app[keys.LIFECYCLE].shutting_down = True
+    await app[keys.HUB].close_all(WSCloseCode.GOING_AWAY, b"server shutdown")
