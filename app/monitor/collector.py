@@ -84,4 +84,5 @@ class Collector:
         return list(self.history)[-count:]
 
     async def run(self) -> None:
-        await run_every(self.interval, self.collect, "the collector")
+        # The first sample waits one period: cpu_percent() measures since the previous call.
+        await run_every(self.interval, self.collect, "the collector", first_after=self.interval)

@@ -1,0 +1,82 @@
+"""POST /api/events: validation, routing and the 202 answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import LivewatchClient, connect, next_of, publish, subscribe
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "fragment"),
+    [
+        ({"data": {}}, "event", "required"),
+        ({"event": 5, "data": {}, "channel": "global"}, "event", "dotted"),
+        ({"event": "NoDots", "data": {}, "channel": "global"}, "event", "dotted"),
+        ({"event": "task.started", "channel": "global"}, "data", "required"),
+        ({"event": "task.started", "data": [1], "channel": "global"}, "data", "object"),
+        ({"event": "task.started", "data": {}, "business_id": ""}, "business_id", "characters"),
+        ({"event": "task.started", "data": {}, "user_id": 7}, "user_id", "characters"),
+        ({"event": "task.started", "data": {}, "channel": "bad channel"}, "channel", "look like"),
+        ({"event": "task.started", "data": {}, "bussiness_id": "x"}, "bussiness_id", "unknown"),
+        ({"event": "task.started", "data": {}}, "channel", "no destination"),
+    ],
+)
+async def test_bad_body_gets_400_naming_the_field(
+    client: LivewatchClient, body: dict[str, Any], field: str, fragment: str
+) -> None:
+    response = await client.post("/api/events", json=body)
+    assert response.status == 400
+    error = await response.json()
+    assert error["field"] == field
+    assert fragment in error["error"]
+
+
+async def test_body_that_is_not_json_gets_400(client: LivewatchClient) -> None:
+    response = await client.post(
+        "/api/events", data=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 400
+    assert (await response.json())["error"] == "body is not valid JSON"
+
+
+async def test_body_that_is_not_an_object_gets_400(client: LivewatchClient) -> None:
+    response = await client.post("/api/events", json=["task.started"])
+    assert response.status == 400
+    assert "object" in (await response.json())["error"]
+
+
+async def test_non_json_content_type_gets_415(client: LivewatchClient) -> None:
+    response = await client.post("/api/events", data=b"event=task.started")
+    assert response.status == 415
+    assert "application/json" in (await response.json())["error"]
+
+
+async def test_event_with_business_and_user_goes_to_both(client: LivewatchClient) -> None:
+    ws = await connect(client, "?user_id=u1&business_id=acme")
+    result = await publish(
+        client, event="approval.required", data={"title": "t"}, business_id="acme", user_id="u1"
+    )
+    assert result == {"channels": {"business:acme": 1, "user:u1": 1}, "recipients": 2}
+    channels = {(await next_of(ws, "event"))["channel"] for _ in range(2)}
+    assert channels == {"business:acme", "user:u1"}
+
+
+async def test_system_events_go_to_global_and_metrics_to_system(client: LivewatchClient) -> None:
+    ws = await connect(client)
+    result = await publish(client, event="system.alert", data={"level": "warning"})
+    assert list(result["channels"]) == ["global"]
+    frame = await next_of(ws, "event")
+    assert (frame["channel"], frame["event"]) == ("global", "system.alert")
+    result = await publish(client, event="system.metric", data={})
+    assert list(result["channels"]) == ["system"]
+
+
+async def test_explicit_channel_is_honoured(client: LivewatchClient) -> None:
+    ws = await connect(client)
+    await subscribe(ws, "playbooks")
+    result = await publish(client, event="playbook.started", data={"id": 1}, channel="playbooks")
+    assert result == {"channels": {"playbooks": 1}, "recipients": 1}
+    assert (await next_of(ws, "event"))["data"] == {"id": 1}
