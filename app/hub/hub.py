@@ -150,9 +150,10 @@ class Hub:
     def _write_or_hold(self, conn: Connection) -> None:
         if conn.closed:
             return
+        written = conn.write_out()
         if conn.owed_bytes() > self.max_outbox_bytes:
             self._cut_off(conn)
-        elif conn.write_out():
+        elif written:
             self._backlogged.discard(conn)
         else:
             self._backlogged.add(conn)
@@ -201,6 +202,7 @@ class Hub:
     async def close_all(self, code: int, message: bytes) -> None:
         """Close every open connection (server shutdown) and wait for the closes."""
         conns = list(self.connections.values())
+        log.info("closing %d connections with code %d (%s)", len(conns), code, message.decode())
         await asyncio.gather(
             *(self.close(conn, code, message) for conn in conns), return_exceptions=True
         )

@@ -35,7 +35,9 @@ class Collector:
         self.broadcaster = broadcaster
         self.metrics = metrics
         self.alerts = alerts
-        self.history: deque[Sample] = deque(maxlen=max(1, int(history_seconds / interval) + 1))
+        self.history: deque[tuple[float, Sample]] = deque(
+            maxlen=max(1, int(history_seconds / interval) + 1)
+        )
         self.last: Sample | None = None
 
     def sample_from(self, reading: HostReading) -> Sample:
@@ -72,7 +74,7 @@ class Collector:
     async def process(self, sample: Sample) -> None:
         """Publish a sample and evaluate the alert rules on it (tests inject samples here)."""
         self.last = sample
-        self.history.append(sample)
+        self.history.append((time.monotonic(), sample))
         await self.broadcaster.emit(EventType.SYSTEM_METRIC, sample.as_dict())
         await self.alerts.evaluate(sample)
 
@@ -80,8 +82,8 @@ class Collector:
         return self.last if self.last is not None else await self.collect()
 
     def history_since(self, seconds: float) -> list[Sample]:
-        count = int(seconds / self.interval) + 1
-        return list(self.history)[-count:]
+        oldest = time.monotonic() - seconds
+        return [sample for taken, sample in self.history if taken >= oldest]
 
     async def run(self) -> None:
         # The first sample waits one period: cpu_percent() measures since the previous call.

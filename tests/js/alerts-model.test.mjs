@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { actionForFrame, emptyAlerts, reduceAlerts, visibleAlerts } from '../../static/js/model/alerts.js';
+
+let seq = 0;
+function alertFrame(id, level, extra = {}) {
+  seq += 1;
+  return {
+    type: 'event',
+    channel: 'global',
+    seq,
+    event: 'system.alert',
+    timestamp: new Date(1_700_000_000_000 + seq * 1000).toISOString(),
+    data: { alert_id: id, rule: `${id}-rule`, metric: 'cpu', level, state: 'firing', message: `${id} is ${level}`, value: 91.5, threshold: 90, details: {}, ...extra },
+  };
+}
+
+function resolvedFrame(id, level = 'warning') {
+  seq += 1;
+  return {
+    type: 'event',
+    channel: 'global',
+    seq,
+    event: 'system.alert_resolved',
+    timestamp: new Date(1_700_000_000_000 + seq * 1000).toISOString(),
+    data: { alert_id: id, rule: 'r', metric: 'cpu', level, state: 'resolved', message: 'back to normal', value: 40, threshold: 90, details: {} },
+  };
+}
+
+function run(...frames) {
+  return frames.reduce((state, f) => reduceAlerts(state, actionForFrame(f)), emptyAlerts());
+}
+
+const ids = (state) => visibleAlerts(state).map((a) => `${a.alert_id}/${a.level}`);
+
+describe('alert reducer', () => {
+  test('a firing alert creates a banner entry', () => {
+    const state = run(alertFrame('cpu-high', 'warning'));
+    assert.deepEqual(ids(state), ['cpu-high/warning']);
+    const [a] = visibleAlerts(state);
+    assert.equal(a.message, 'cpu-high is warning');
+    assert.equal(a.value, 91.5);
+    assert.equal(a.threshold, 90);
+  });
+
+  test('the same alert_id updates in place (one entry, new level)', () => {
+    const state = run(alertFrame('cpu-high', 'warning'), alertFrame('cpu-high', 'critical', { message: 'CPU very high' }));
+    assert.equal(state.active.size, 1);
+    assert.deepEqual(ids(state), ['cpu-high/critical']);
+    assert.equal(visibleAlerts(state)[0].message, 'CPU very high');
+  });
+
+  test('alert_resolved removes only that alert', () => {
+    const state = run(alertFrame('a', 'warning'), alertFrame('b', 'critical'), resolvedFrame('a'));
+    assert.deepEqual(ids(state), ['b/critical']);
+  });
+
+  test('levels other than warning/critical make no banner', () => {
+    const state = run(alertFrame('x', 'info'));
+    assert.deepEqual(ids(state), []);
+  });
+
+  test('other events and events without alert_id are not alert actions', () => {
+    assert.equal(actionForFrame({ type: 'event', event: 'task.started', data: { alert_id: 'a' } }), null);
+    assert.equal(actionForFrame({ type: 'event', event: 'system.alert', data: { level: 'critical' } }), null);
+    assert.equal(actionForFrame({ type: 'pong' }), null);
+  });
+
+  test('critical banners come first, then in the order first seen', () => {
+    const state = run(alertFrame('w1', 'warning'), alertFrame('c1', 'critical'), alertFrame('w2', 'warning'), alertFrame('c2', 'critical'));
+    assert.deepEqual(ids(state), ['c1/critical', 'c2/critical', 'w1/warning', 'w2/warning']);
+  });
+
+  test('dismiss hides the banner; an escalation shows it again, the same level does not', () => {
+    let state = run(alertFrame('m', 'warning'));
+    state = reduceAlerts(state, { type: 'dismiss', alert_id: 'm' });
+    assert.deepEqual(ids(state), []);
+    state = reduceAlerts(state, actionForFrame(alertFrame('m', 'warning')));
+    assert.deepEqual(ids(state), []);
+    state = reduceAlerts(state, actionForFrame(alertFrame('m', 'critical')));
+    assert.deepEqual(ids(state), ['m/critical']);
+  });
+
+  test('load shows the active records but not one resolved meanwhile nor an older copy', () => {
+    let state = run(alertFrame('live', 'critical'), resolvedFrame('gone'));
+    const heldTime = state.active.get('live').time;
+    state = reduceAlerts(state, {
+      type: 'load',
+      records: [
+        { alert_id: 'gone', rule: 'r', metric: 'disk', level: 'warning', state: 'firing', message: 'old', value: 81, threshold: 80, timestamp: '2020-01-01T00:00:00Z' },
+        { alert_id: 'live', rule: 'r', metric: 'cpu', level: 'warning', state: 'firing', message: 'stale', value: 80, threshold: 75, timestamp: new Date(heldTime - 60_000).toISOString() },
+        { alert_id: 'mem', rule: 'r', metric: 'memory', level: 'warning', state: 'firing', message: 'memory high', value: 85, threshold: 80, timestamp: '2026-01-01T00:00:00Z' },
+        { alert_id: 'old', rule: 'r', metric: 'memory', level: 'warning', state: 'resolved', message: 'x', value: 1, threshold: 80, timestamp: '2026-01-01T00:00:00Z' },
+      ],
+    });
+    assert.deepEqual(ids(state), ['live/critical', 'mem/warning']);
+    assert.equal(state.active.get('live').message, 'live is critical');
+  });
+
+  test('unchanged state is returned as is', () => {
+    const state = run(alertFrame('a', 'warning'));
+    assert.equal(reduceAlerts(state, { type: 'dismiss', alert_id: 'nope' }), state);
+    assert.equal(reduceAlerts(state, { type: 'load', records: [] }), state);
+    assert.equal(reduceAlerts(state, { type: 'bogus' }), state);
+  });
+});

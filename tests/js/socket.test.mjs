@@ -1,0 +1,540 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, test } from 'node:test';
+
+import { DEFAULTS, LiveSocket, backoffBound, backoffDelay, socketUrl } from '../../static/js/socket.js';
+import { ALMOST_ONE, FakeClock, FakeWebSocket, FakeWindow, fakeLogger, sequenceRandom } from './fakes.mjs';
+
+const LOCATION = { baseURI: 'http://example.test/watch/', protocol: 'http:', search: '' };
+
+function setup(options = {}) {
+  const clock = new FakeClock();
+  const win = new FakeWindow();
+  const logger = fakeLogger();
+  const socket = new LiveSocket({
+    WebSocket: FakeWebSocket,
+    timers: clock.timerFns,
+    now: clock.now,
+    random: () => ALMOST_ONE,
+    window: win,
+    navigator: { onLine: true },
+    location: LOCATION,
+    logger,
+    ...options,
+  });
+  const states = [];
+  socket.on('state', (s) => states.push(s));
+  return { socket, clock, win, logger, states };
+}
+
+/** Drop the current socket (never opened) and return the reconnect delay it got. */
+function failAndMeasure(clock, socket) {
+  FakeWebSocket.last.drop();
+  const { state, nextAttemptAt } = socket.state;
+  assert.equal(state, 'reconnecting');
+  return nextAttemptAt - clock.time;
+}
+
+beforeEach(() => FakeWebSocket.reset());
+
+describe('socketUrl', () => {
+  test('resolves against the base URI under a path prefix, ws: for http', () => {
+    assert.equal(
+      socketUrl({ baseURI: 'http://host.test:8080/prefix/', protocol: 'http:', search: '' }),
+      'ws://host.test:8080/prefix/api/monitoring/ws',
+    );
+  });
+
+  test('uses wss: under https and forwards only the auth parameters', () => {
+    const url = new URL(
+      socketUrl({
+        baseURI: 'https://host.test/a/b/index.html?x=1#frag',
+        protocol: 'https:',
+        search: '?token=t0k&user_id=42&business_id=7&other=no',
+      }),
+    );
+    assert.equal(url.protocol, 'wss:');
+    assert.equal(url.pathname, '/a/b/api/monitoring/ws');
+    assert.equal(url.searchParams.get('token'), 't0k');
+    assert.equal(url.searchParams.get('user_id'), '42');
+    assert.equal(url.searchParams.get('business_id'), '7');
+    assert.equal(url.searchParams.has('other'), false);
+    assert.equal(url.searchParams.has('x'), false);
+    assert.equal(url.hash, '');
+  });
+
+  test('the client connects to the computed URL', () => {
+    const { socket } = setup({ location: { baseURI: 'https://h.test/p/', protocol: 'https:', search: '?user_id=5' } });
+    socket.connect();
+    assert.equal(FakeWebSocket.last.url, 'wss://h.test/p/api/monitoring/ws?user_id=5');
+  });
+});
+
+describe('backoff', () => {
+  test('the bound doubles from 500 ms and is capped at 30 s', () => {
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 6, 7, 20, 2000].map((n) => backoffBound(n)),
+      [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000],
+    );
+    assert.equal(DEFAULTS.maxDelay, 30000);
+  });
+
+  test('full jitter draws from the random source: 0 gives 0, almost 1 gives the bound', () => {
+    assert.equal(backoffDelay(3, () => 0), 0);
+    assert.equal(backoffDelay(3, () => ALMOST_ONE), 4000);
+    assert.equal(backoffDelay(3, () => 0.25), 1000);
+    assert.equal(backoffDelay(12, () => ALMOST_ONE), 30000);
+  });
+
+  test('delays stay within [0, min(cap, base*2^n)] for any random value', () => {
+    for (let n = 0; n < 12; n += 1) {
+      for (const r of [0, 0.001, 0.1, 0.37, 0.5, 0.81, 0.999, ALMOST_ONE]) {
+        const d = backoffDelay(n, () => r);
+        assert.ok(d >= 0 && d <= Math.min(30000, 500 * 2 ** n), `attempt ${n}, random ${r}: ${d}`);
+      }
+    }
+  });
+
+  test('failed connections back off with growing delays up to the cap', () => {
+    const { socket, clock } = setup();
+    socket.connect();
+    const delays = [];
+    for (let i = 0; i < 9; i += 1) {
+      const delay = failAndMeasure(clock, socket);
+      delays.push(delay);
+      const count = FakeWebSocket.instances.length;
+      clock.advance(delay - 1);
+      assert.equal(FakeWebSocket.instances.length, count, 'no attempt before the delay');
+      clock.advance(1);
+      assert.equal(FakeWebSocket.instances.length, count + 1, 'an attempt when the delay ends');
+    }
+    assert.deepEqual(delays, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+  });
+
+  test('each delay uses the injected random source', () => {
+    const { socket, clock } = setup({ random: sequenceRandom(0, 0.5, 0.5, 0) });
+    socket.connect();
+    const delays = [];
+    for (let i = 0; i < 4; i += 1) {
+      const delay = failAndMeasure(clock, socket);
+      delays.push(delay);
+      clock.advance(delay);
+    }
+    assert.deepEqual(delays, [0, 500, 1000, 0]);
+  });
+
+  test('a socket that opens and drops at once keeps growing the backoff', () => {
+    const { socket, clock } = setup();
+    socket.connect();
+    const delays = [];
+    for (let i = 0; i < 5; i += 1) {
+      FakeWebSocket.last.open();
+      clock.advance(1000); // open, but not long enough to count as stable
+      const delay = failAndMeasure(clock, socket);
+      delays.push(delay);
+      clock.advance(delay);
+    }
+    assert.deepEqual(delays, [500, 1000, 2000, 4000, 8000]);
+  });
+
+  test('attempts reset only after the connection stayed open long enough', () => {
+    const { socket, clock } = setup();
+    socket.connect();
+    for (let i = 0; i < 4; i += 1) clock.advance(failAndMeasure(clock, socket));
+    // attempt counter is 4 now: 9.999 s open is not enough
+    FakeWebSocket.last.open();
+    clock.advance(DEFAULTS.stableAfter - 1);
+    const notReset = failAndMeasure(clock, socket);
+    assert.equal(notReset, 8000);
+    clock.advance(notReset);
+    FakeWebSocket.last.open();
+    clock.advance(DEFAULTS.stableAfter);
+    assert.equal(socket.state.attempt, 0);
+    assert.equal(failAndMeasure(clock, socket), 500);
+  });
+});
+
+describe('state', () => {
+  test('goes connecting -> live -> reconnecting with the time of the next attempt', () => {
+    const { socket, clock, states } = setup();
+    assert.equal(socket.state.state, 'idle');
+    socket.connect();
+    assert.equal(socket.state.state, 'connecting');
+    FakeWebSocket.last.open();
+    assert.equal(socket.state.state, 'live');
+    assert.equal(socket.isLive, true);
+    clock.advance(3000);
+    FakeWebSocket.last.drop();
+    assert.equal(socket.state.state, 'reconnecting');
+    assert.equal(socket.state.nextAttemptAt, clock.time + 500);
+    assert.deepEqual(
+      states.map((s) => s.state),
+      ['connecting', 'live', 'reconnecting'],
+    );
+  });
+
+  test('a handshake that never completes times out and is retried', () => {
+    const { socket, clock } = setup();
+    socket.connect();
+    const first = FakeWebSocket.last;
+    clock.advance(DEFAULTS.connectTimeout);
+    assert.equal(first.closedWith?.code, 4000);
+    assert.equal(socket.state.state, 'reconnecting');
+    clock.advance(500);
+    assert.equal(FakeWebSocket.instances.length, 2);
+  });
+
+  test('a WebSocket constructor that throws schedules a retry instead of throwing', () => {
+    let calls = 0;
+    class Throwing extends FakeWebSocket {
+      constructor(url) {
+        calls += 1;
+        if (calls === 1) throw new SyntaxError('bad url');
+        super(url);
+      }
+    }
+    const { socket, clock } = setup({ WebSocket: Throwing });
+    socket.connect();
+    assert.equal(socket.state.state, 'reconnecting');
+    clock.advance(500);
+    assert.equal(FakeWebSocket.instances.length, 1);
+  });
+});
+
+describe('subscriptions', () => {
+  test('every requested channel is sent on open and again after each reconnect', () => {
+    const { socket, clock } = setup();
+    socket.subscribe('system');
+    socket.subscribe('business:9');
+    socket.connect();
+    const first = FakeWebSocket.last;
+    first.open();
+    assert.deepEqual(first.messages, [
+      { type: 'subscribe', channel: 'system' },
+      { type: 'subscribe', channel: 'business:9' },
+    ]);
+    first.drop();
+    clock.advance(500);
+    const second = FakeWebSocket.last;
+    assert.notEqual(second, first);
+    second.open();
+    assert.deepEqual(second.messages, [
+      { type: 'subscribe', channel: 'system' },
+      { type: 'subscribe', channel: 'business:9' },
+    ]);
+  });
+
+  test('subscribe while open is sent at once; unsubscribe is sent and not replayed', () => {
+    const { socket, clock } = setup();
+    socket.connect();
+    const ws = FakeWebSocket.last;
+    ws.open();
+    socket.subscribe('user:3');
+    socket.unsubscribe('user:3');
+    assert.deepEqual(ws.messages, [
+      { type: 'subscribe', channel: 'user:3' },
+      { type: 'unsubscribe', channel: 'user:3' },
+    ]);
+    ws.drop();
+    clock.advance(500);
+    FakeWebSocket.last.open();
+    assert.deepEqual(FakeWebSocket.last.messages, []);
+  });
+
+  test('subscriptions are reference counted', () => {
+    const { socket } = setup();
+    socket.connect();
+    const ws = FakeWebSocket.last;
+    ws.open();
+    const offA = socket.subscribe('system');
+    const offB = socket.subscribe('system');
+    offA();
+    offA(); // a second call of the same handle does nothing
+    assert.deepEqual(socket.channels, ['system']);
+    offB();
+    assert.deepEqual(socket.channels, []);
+    assert.deepEqual(ws.messages, [
+      { type: 'subscribe', channel: 'system' },
+      { type: 'unsubscribe', channel: 'system' },
+    ]);
+  });
+});
+
+describe('frames', () => {
+  function liveSocket() {
+    const ctx = setup();
+    ctx.socket.connect();
+    FakeWebSocket.last.open();
+    ctx.delivered = [];
+    ctx.socket.on('event', (f) => ctx.delivered.push(`${f.channel}:${f.seq}`));
+    return ctx;
+  }
+
+  const ev = (channel, seq, event = 'task.started', data = {}) => ({
+    type: 'event',
+    channel,
+    seq,
+    event,
+    data,
+    timestamp: '2026-01-01T00:00:00Z',
+  });
+
+  test('dedupe drops a repeated and an older seq but delivers the next', () => {
+    const { socket, delivered } = liveSocket();
+    const dropped = [];
+    socket.on('duplicate', (f) => dropped.push(f.seq));
+    const ws = FakeWebSocket.last;
+    for (const seq of [1, 2, 2, 1, 3]) ws.receive(ev('global', seq));
+    assert.deepEqual(delivered, ['global:1', 'global:2', 'global:3']);
+    assert.deepEqual(dropped, [2, 1]);
+    assert.equal(socket.lastSeq('global'), 3);
+  });
+
+  test('seqs are tracked per channel', () => {
+    const { delivered } = liveSocket();
+    const ws = FakeWebSocket.last;
+    ws.receive(ev('global', 5));
+    ws.receive(ev('system', 1));
+    ws.receive(ev('system', 2));
+    ws.receive(ev('global', 5));
+    assert.deepEqual(delivered, ['global:5', 'system:1', 'system:2']);
+  });
+
+  test('a subscribed frame never moves the last seq downwards', () => {
+    const { socket, delivered } = liveSocket();
+    const ws = FakeWebSocket.last;
+    for (const seq of [1, 2, 3, 4, 5]) ws.receive(ev('system', seq));
+    ws.receive({ type: 'subscribed', channel: 'system', seq: 2 });
+    assert.equal(socket.lastSeq('system'), 5);
+    ws.receive(ev('system', 3));
+    ws.receive(ev('system', 6));
+    assert.deepEqual(delivered.slice(5), ['system:6']);
+  });
+
+  test('a subscribed frame sets the starting seq of a new channel', () => {
+    const { socket, delivered } = liveSocket();
+    const ws = FakeWebSocket.last;
+    ws.receive({ type: 'subscribed', channel: 'system', seq: 41 });
+    assert.equal(socket.lastSeq('system'), 41);
+    ws.receive(ev('system', 41));
+    ws.receive(ev('system', 42));
+    assert.deepEqual(delivered, ['system:42']);
+  });
+
+  test('dedupe holds across a reconnect to the same node', () => {
+    const { clock, delivered } = liveSocket();
+    let ws = FakeWebSocket.last;
+    ws.receive({ type: 'connected', connection_id: 'c1', node: 'n1', channels: ['global'], timestamp: 'x' });
+    ws.receive(ev('global', 1));
+    ws.receive(ev('global', 2));
+    ws.drop();
+    clock.advance(500);
+    ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive({ type: 'connected', connection_id: 'c2', node: 'n1', channels: ['global'], timestamp: 'x' });
+    ws.receive(ev('global', 2));
+    ws.receive(ev('global', 3));
+    assert.deepEqual(delivered, ['global:1', 'global:2', 'global:3']);
+  });
+
+  test('a different node (e.g. a restarted server) starts its seqs afresh', () => {
+    const { clock, delivered } = liveSocket();
+    let ws = FakeWebSocket.last;
+    ws.receive({ type: 'connected', connection_id: 'c1', node: 'n1', channels: ['global'], timestamp: 'x' });
+    ws.receive(ev('global', 7));
+    ws.drop();
+    clock.advance(500);
+    ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive({ type: 'connected', connection_id: 'c2', node: 'n2', channels: ['global'], timestamp: 'x' });
+    ws.receive(ev('global', 1));
+    assert.deepEqual(delivered, ['global:7', 'global:1']);
+  });
+
+  test('handlers keyed by event name get data and frame; off() removes them', () => {
+    const { socket } = liveSocket();
+    const got = [];
+    const off = socket.on('system.metric', (data, frame) => got.push([data.cpu_percent, frame.seq]));
+    const ws = FakeWebSocket.last;
+    ws.receive(ev('system', 1, 'system.metric', { cpu_percent: 12.5 }));
+    ws.receive(ev('global', 1, 'task.started', {}));
+    off();
+    ws.receive(ev('system', 2, 'system.metric', { cpu_percent: 50 }));
+    assert.deepEqual(got, [[12.5, 1]]);
+  });
+
+  test('a throwing handler does not stop the others', () => {
+    const { socket, logger } = liveSocket();
+    const got = [];
+    socket.on('task.failed', () => {
+      throw new Error('widget bug');
+    });
+    socket.on('task.failed', (data) => got.push(data.task_id));
+    FakeWebSocket.last.receive(ev('global', 1, 'task.failed', { task_id: 't-1' }));
+    assert.deepEqual(got, ['t-1']);
+    assert.equal(logger.log.error.length, 1);
+  });
+
+  test('invalid JSON is logged with warn and ignored', () => {
+    const { socket, logger, delivered } = liveSocket();
+    const frames = [];
+    socket.on('frame', (f) => frames.push(f.type));
+    const ws = FakeWebSocket.last;
+    assert.doesNotThrow(() => ws.receive('{"type": "event", oops'));
+    assert.doesNotThrow(() => ws.receive('42'));
+    assert.doesNotThrow(() => ws.receive('null'));
+    assert.equal(logger.log.warn.length, 3);
+    assert.equal(socket.state.state, 'live');
+    ws.receive(ev('global', 1));
+    assert.deepEqual(delivered, ['global:1']);
+    assert.deepEqual(frames, ['event']);
+  });
+
+  test('server frames are emitted by type', () => {
+    const { socket, logger } = liveSocket();
+    const seen = [];
+    for (const type of ['connected', 'subscribed', 'unsubscribed', 'pong', 'error']) {
+      socket.on(type, (f) => seen.push(f.type));
+    }
+    const ws = FakeWebSocket.last;
+    ws.receive({ type: 'connected', connection_id: 'abc', node: 'n', channels: ['global'], timestamp: 't' });
+    ws.receive({ type: 'subscribed', channel: 'system', seq: 0 });
+    ws.receive({ type: 'unsubscribed', channel: 'system' });
+    ws.receive({ type: 'pong', timestamp: 't' });
+    ws.receive({ type: 'error', code: 'forbidden', message: 'no', ref: 'subscribe' });
+    assert.deepEqual(seen, ['connected', 'subscribed', 'unsubscribed', 'pong', 'error']);
+    assert.equal(socket.state.connectionId, 'abc');
+    assert.equal(logger.log.warn.length, 1);
+  });
+});
+
+describe('intentional close', () => {
+  test('close() closes with 1000 and never reconnects', () => {
+    const { socket, clock, win } = setup();
+    socket.connect();
+    const ws = FakeWebSocket.last;
+    ws.open();
+    socket.close();
+    assert.deepEqual(ws.closedWith, { code: 1000, reason: 'client closing' });
+    assert.equal(socket.state.state, 'closed');
+    ws.drop(); // the browser's close event arrives later: ignored
+    win.goOnline();
+    clock.advance(10 * 60 * 1000);
+    assert.equal(FakeWebSocket.instances.length, 1);
+    assert.equal(socket.state.state, 'closed');
+    assert.equal(clock.pendingCount(), 0, 'no timer left behind');
+  });
+
+  test('close() while waiting to reconnect cancels the attempt', () => {
+    const { socket, clock } = setup();
+    socket.connect();
+    FakeWebSocket.last.drop();
+    assert.equal(socket.state.state, 'reconnecting');
+    socket.close();
+    clock.advance(60_000);
+    assert.equal(FakeWebSocket.instances.length, 1);
+  });
+
+  test('connect() after close() starts again', () => {
+    const { socket } = setup();
+    socket.connect();
+    socket.close();
+    socket.connect();
+    assert.equal(FakeWebSocket.instances.length, 2);
+    assert.equal(socket.state.state, 'connecting');
+  });
+});
+
+describe('browser connectivity', () => {
+  test('the online event reconnects at once instead of waiting for the backoff', () => {
+    const { socket, clock, win } = setup();
+    socket.connect();
+    for (let i = 0; i < 6; i += 1) clock.advance(failAndMeasure(clock, socket));
+    FakeWebSocket.last.drop();
+    assert.equal(socket.state.nextAttemptAt - clock.time, 30000);
+    const count = FakeWebSocket.instances.length;
+    win.goOnline();
+    assert.equal(FakeWebSocket.instances.length, count + 1);
+    assert.equal(socket.state.state, 'connecting');
+    FakeWebSocket.last.open();
+    clock.advance(30000);
+    assert.equal(FakeWebSocket.instances.length, count + 1, 'the old timer was cancelled');
+  });
+
+  test('offline: no attempts while the browser is offline, then reconnect on online', () => {
+    const { socket, clock, win } = setup();
+    socket.connect();
+    FakeWebSocket.last.open();
+    win.goOffline();
+    assert.equal(socket.state.state, 'offline');
+    FakeWebSocket.last.drop();
+    assert.equal(socket.state.state, 'offline');
+    clock.advance(5 * 60 * 1000);
+    assert.equal(FakeWebSocket.instances.length, 1);
+    win.goOnline();
+    assert.equal(FakeWebSocket.instances.length, 2);
+    FakeWebSocket.last.open();
+    assert.equal(socket.state.state, 'live');
+  });
+
+  test('starting with navigator.onLine false waits for the online event', () => {
+    const { socket, win } = setup({ navigator: { onLine: false } });
+    socket.connect();
+    assert.equal(socket.state.state, 'offline');
+    assert.equal(FakeWebSocket.instances.length, 0);
+    win.goOnline();
+    assert.equal(FakeWebSocket.instances.length, 1);
+  });
+});
+
+describe('heartbeat', () => {
+  test('sends a ping each interval and keeps a socket that answers', () => {
+    const { socket, clock } = setup();
+    socket.connect();
+    const ws = FakeWebSocket.last;
+    ws.open();
+    clock.advance(DEFAULTS.pingInterval);
+    assert.deepEqual(ws.messages, [{ type: 'ping' }]);
+    clock.advance(3000);
+    ws.receive({ type: 'pong', timestamp: '2026-01-01T00:00:00Z' });
+    clock.advance(DEFAULTS.pingInterval - 3000); // past the first pong timeout, at the second ping
+    assert.equal(ws.closedWith, null);
+    assert.deepEqual(ws.messages, [{ type: 'ping' }, { type: 'ping' }]);
+    ws.receive({ type: 'pong', timestamp: '2026-01-01T00:00:20Z' });
+    clock.advance(DEFAULTS.pongTimeout * 1.5);
+    assert.equal(ws.closedWith, null);
+    assert.equal(socket.state.state, 'live');
+  });
+
+  test('any frame counts as a sign of life', () => {
+    const { socket, clock } = setup();
+    socket.connect();
+    const ws = FakeWebSocket.last;
+    ws.open();
+    clock.advance(DEFAULTS.pingInterval);
+    ws.receive({ type: 'event', channel: 'system', seq: 1, event: 'system.metric', data: {}, timestamp: 't' });
+    clock.advance(DEFAULTS.pongTimeout + 1);
+    assert.equal(ws.closedWith, null);
+    assert.equal(socket.state.state, 'live');
+  });
+
+  test('no pong within the timeout: close the socket and reconnect', () => {
+    const { socket, clock, logger } = setup();
+    socket.subscribe('system');
+    socket.connect();
+    const ws = FakeWebSocket.last;
+    ws.open();
+    clock.advance(DEFAULTS.pingInterval);
+    clock.advance(DEFAULTS.pongTimeout - 1);
+    assert.equal(ws.closedWith, null);
+    clock.advance(1);
+    assert.equal(ws.closedWith?.code, 4000);
+    assert.equal(socket.state.state, 'reconnecting');
+    assert.ok(logger.log.warn.some((args) => String(args[0]).includes('pong')));
+    ws.drop(); // a late close event of the dead socket changes nothing
+    assert.equal(FakeWebSocket.instances.length, 1);
+    clock.advance(500);
+    assert.equal(FakeWebSocket.instances.length, 2);
+    FakeWebSocket.last.open();
+    assert.deepEqual(FakeWebSocket.last.messages, [{ type: 'subscribe', channel: 'system' }]);
+  });
+});

@@ -1,0 +1,92 @@
+"""The livewatch command, run as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def run_cli(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app",
+        *args,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_bad_flag_stops_startup_naming_it() -> None:
+    proc = await run_cli("serve", "--port", "eighty")
+    _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert "--port='eighty': must be an integer" in stderr.decode()
+
+
+async def test_bad_environment_stops_startup_naming_it() -> None:
+    proc = await run_cli("serve", env={"LIVEWATCH_MEMORY_CRITICAL": "lots"})
+    _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert "LIVEWATCH_MEMORY_CRITICAL='lots': must be a number" in stderr.decode()
+
+
+async def test_serve_logs_json_and_shuts_down_closing_sockets_with_1001(tmp_path: Path) -> None:
+    port = free_port()
+    proc = await run_cli(
+        "serve",
+        "--port",
+        str(port),
+        "--log-format",
+        "json",
+        "--database-path",
+        str(tmp_path / "db.sqlite3"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(base + "/livez") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            ws = await session.ws_connect(base + "/api/monitoring/ws")
+            assert (await ws.receive_json())["type"] == "connected"
+            proc.send_signal(signal.SIGTERM)
+            msg = await ws.receive(timeout=10)
+            assert msg.type is aiohttp.WSMsgType.CLOSE
+            assert msg.data == 1001
+        await asyncio.wait_for(proc.wait(), 15)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0
+    assert proc.stderr is not None
+    lines = (await proc.stderr.read()).decode().splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert {"time", "level", "logger", "message"} <= set(entries[0])
+    assert any(
+        entry["message"] == "closing 1 connections with code 1001 (server shutdown)"
+        for entry in entries
+    )

@@ -1,0 +1,92 @@
+"""The collector: one real host sample feeds the JSON API, the system channel and Prometheus."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app import keys
+from app.monitor.sample import SAMPLE_FIELDS
+from tests.conftest import AppFactory, LivewatchClient, connect, next_frame, next_of, subscribe
+
+
+async def test_metrics_endpoint_and_event_carry_the_same_keys(client: LivewatchClient) -> None:
+    ws = await connect(client)
+    await subscribe(ws, "system")
+    await client.app[keys.COLLECTOR].collect()
+    event = await next_of(ws, "event")
+    assert (event["channel"], event["event"]) == ("system", "system.metric")
+    served = await (await client.get("/api/monitoring/metrics")).json()
+    assert set(event["data"]) == set(served) == set(SAMPLE_FIELDS)
+    assert event["data"] == served, "the endpoint serves the very sample that was pushed"
+    for field in ("cpu_percent", "memory_percent", "disk_percent"):
+        assert 0 <= served[field] <= 100
+    assert served["memory_total_bytes"] > served["memory_used_bytes"] > 0
+    assert served["active_connections"] == 1
+
+
+async def test_samples_do_not_go_to_global(client: LivewatchClient) -> None:
+    ws = await connect(client)
+    await client.app[keys.COLLECTOR].collect()
+    await ws.send_json({"type": "ping"})
+    # Frames keep their order, so a sample routed to global would arrive before the pong.
+    assert (await next_frame(ws))["type"] == "pong"
+
+
+async def test_collector_runs_at_its_interval(make_client: AppFactory) -> None:
+    client = await make_client(collector_interval=0.1)
+    ws = await connect(client)
+    await subscribe(ws, "system")
+    seqs = [(await next_of(ws, "event"))["seq"] for _ in range(3)]
+    assert seqs == [seqs[0], seqs[0] + 1, seqs[0] + 2]
+
+
+async def test_metrics_history_returns_recent_samples_oldest_first(
+    make_client: AppFactory,
+) -> None:
+    client = await make_client(collector_interval=60)
+    collector = client.app[keys.COLLECTOR]
+    for _ in range(3):
+        await collector.collect()
+    body = await (await client.get("/api/monitoring/metrics/history?seconds=900")).json()
+    assert body["interval_seconds"] == 60
+    stamps = [sample["timestamp"] for sample in body["samples"]]
+    assert len(stamps) == 3 and stamps == sorted(stamps)
+    bad = await client.get("/api/monitoring/metrics/history?seconds=-5")
+    assert bad.status == 400
+    assert (await bad.json())["field"] == "seconds"
+
+
+async def test_pending_tasks_counts_frames_no_socket_took_yet(client: LivewatchClient) -> None:
+    hub = client.app[keys.HUB]
+    await connect(client)
+    conn = next(iter(hub.connections.values()))
+    conn.enqueue(b"x")
+    conn.enqueue(b"y")
+    assert hub.pending_messages() == 2
+    sample = await client.app[keys.COLLECTOR].collect()
+    assert sample.pending_tasks == 2
+    conn.discard_outbox()
+    await asyncio.sleep(0)
+
+
+async def test_prometheus_gauges_follow_the_sample(client: LivewatchClient) -> None:
+    sample = await client.app[keys.COLLECTOR].collect()
+    registry = client.app[keys.REGISTRY]
+    assert registry.get_sample_value("livewatch_cpu_usage_ratio") == sample.cpu_percent / 100
+    assert registry.get_sample_value("livewatch_memory_used_ratio") == sample.memory_percent / 100
+    assert (
+        registry.get_sample_value("livewatch_filesystem_size_bytes", {"mountpoint": "/"})
+        == sample.disk_total_bytes
+    )
+    assert registry.get_sample_value("livewatch_load1") is not None
+    text = await (await client.get("/metrics")).text()
+    for name in (
+        "livewatch_cpu_usage_ratio",
+        "livewatch_memory_used_bytes",
+        "livewatch_filesystem_used_ratio",
+        "livewatch_ws_connections",
+        "livewatch_collector_duration_seconds_bucket",
+        'livewatch_health_check_status{check="database",status="healthy"} 1.0',
+        "process_resident_memory_bytes",
+    ):
+        assert name in text, name
