@@ -14,15 +14,15 @@ run: $(STAMP)
 	$(PY) -m app serve
 
 test: $(STAMP)
-	$(PY) -m ruff check app tests bench
-	$(PY) -m ruff format --check app tests bench
+	$(PY) -m ruff check app tests $(wildcard bench)
+	$(PY) -m ruff format --check app tests $(wildcard bench)
 	$(PY) -m mypy app
 	node --test tests/js/
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check app tests bench
-	$(PY) -m ruff format --check app tests bench
+	$(PY) -m ruff check app tests $(wildcard bench)
+	$(PY) -m ruff format --check app tests $(wildcard bench)
 	$(PY) -m mypy app
 
 bench: $(STAMP)
