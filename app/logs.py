@@ -7,9 +7,12 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web import BaseRequest, StreamResponse
+
 from app.timeutil import rfc3339
 
-ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf'
+SECRET_QUERY_KEYS = frozenset({"token", "access_token"})
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,3 +37,31 @@ def configure_logging(log_format: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def redacted_target(request: BaseRequest) -> str:
+    """The request path and query with every secret query value replaced."""
+    if not request.query_string:
+        return request.path
+    query = "&".join(
+        f"{key}={'REDACTED' if key in SECRET_QUERY_KEYS else value}"
+        for key, value in request.query.items()
+    )
+    return f"{request.path}?{query}"
+
+
+class RedactingAccessLogger(AbstractAccessLogger):
+    """Access log lines that never carry a token."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        self.logger.info(
+            '%s "%s %s HTTP/%d.%d" %d %d %.6f',
+            request.remote,
+            request.method,
+            redacted_target(request),
+            request.version.major,
+            request.version.minor,
+            response.status,
+            response.body_length,
+            time,
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import re
 from typing import Any
@@ -12,6 +14,7 @@ from app import keys
 from app.events import NoRouteError
 from app.http_errors import json_error
 from app.hub import protocol
+from app.settings import Settings
 
 EVENT_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 EVENT_MAX_LENGTH = 64
@@ -57,10 +60,43 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def _authorize(request: web.Request, settings: Settings) -> None:
+    if settings.publish_key is not None:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not presented:
+            raise json_error(401, "send 'Authorization: Bearer <LIVEWATCH_PUBLISH_KEY>'")
+        if not hmac.compare_digest(presented.encode(), settings.publish_key.encode()):
+            raise json_error(401, "the publish key is wrong")
+    elif settings.open_mode:
+        if not _is_loopback(request.remote):
+            raise json_error(401, "in open mode only loopback clients may publish")
+    else:
+        raise json_error(401, "publishing over HTTP is off: set LIVEWATCH_PUBLISH_KEY to enable it")
+
+
+def _is_loopback(remote: str | None) -> bool:
+    try:
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    too_large = f"the body is larger than {limit} bytes"
+    if request.content_length is not None and request.content_length > limit:
+        raise json_error(413, too_large)
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise json_error(413, too_large) from None
+
+
 async def publish_event(request: web.Request) -> web.Response:
+    settings = request.app[keys.SETTINGS]
+    _authorize(request, settings)
     if request.content_type != "application/json":
         raise json_error(415, "send the event as application/json")
-    body = _parse_body(await request.read())
+    body = _parse_body(await _read_limited(request, settings.max_publish_bytes))
     try:
         result = await request.app[keys.BROADCASTER].emit(
             body["event"],

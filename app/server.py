@@ -43,7 +43,8 @@ STATIC_DIR = ROOT / "static"
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application()
+    # The body limit is the publish limit: POST /api/events is the only route with a body.
+    app = web.Application(client_max_size=settings.max_publish_bytes)
     app[keys.SETTINGS] = settings
     app[keys.LIFECYCLE] = Lifecycle()
 
@@ -73,7 +74,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.BROKER] = broker
     app[keys.HUB] = hub
-    app[keys.DISPATCHER] = Dispatcher(hub)
+    app[keys.DISPATCHER] = Dispatcher(hub, settings.open_mode, settings.max_subscriptions)
     app[keys.BROADCASTER] = broadcaster
     app[keys.STORE] = store
     app[keys.HEALTH] = health

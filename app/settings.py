@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 ENV_PREFIX = "LIVEWATCH_"
+MIN_SECRET_LENGTH = 32
 
 
 class SettingsError(ValueError):
@@ -50,8 +51,34 @@ class Settings:
     heartbeat: float = 30.0
     max_outbox_bytes: int = 1024 * 1024
     shutdown_timeout: float = 5.0
+    secret: str | None = field(default=None, repr=False)
+    publish_key: str | None = field(default=None, repr=False)
+    insecure_open: bool = False
+    allowed_origins: tuple[str, ...] = ()
+    max_frame_bytes: int = 64 * 1024
+    rate_limit: float = 20.0
+    rate_burst: int = 40
+    max_subscriptions: int = 128
+    max_connections_per_user: int = 32
+    max_publish_bytes: int = 256 * 1024
 
     def __post_init__(self) -> None:
+        if self.secret is not None and len(self.secret) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"{env_name('secret')} is {len(self.secret)} characters; use at least "
+                f"{MIN_SECRET_LENGTH} random characters (e.g. `openssl rand -hex 32`)"
+            )
+        if self.publish_key is not None and len(self.publish_key) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"{env_name('publish_key')} is {len(self.publish_key)} characters; use at least "
+                f"{MIN_SECRET_LENGTH} random characters"
+            )
+        if self.secret is None and not self.is_loopback and not self.insecure_open:
+            raise SettingsError(
+                f"refusing to serve without authentication on {self.host}, which is not a "
+                f"loopback address: set {env_name('secret')} (and {env_name('publish_key')}), "
+                "bind to 127.0.0.1, or pass --insecure-open if you really mean it"
+            )
         for rule in ("cpu", "memory", "disk"):
             limits = self.threshold(rule)
             if not 0 < limits.warning < limits.critical <= 100:
@@ -66,6 +93,11 @@ class Settings:
             warning=getattr(self, f"{rule}_warning"),
             critical=getattr(self, f"{rule}_critical"),
         )
+
+    @property
+    def open_mode(self) -> bool:
+        """No secret: identity comes unchecked from the query string, as in the original plan."""
+        return self.secret is None
 
     @property
     def is_loopback(self) -> bool:
@@ -132,6 +164,30 @@ def _url(*schemes: str) -> Callable[[str], str | None]:
     return parse
 
 
+def _bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _optional_secret(raw: str) -> str | None:
+    return raw or None
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise ValueError(
+                f"{origin!r} is not an origin; give scheme://host[:port] entries, comma-separated"
+            )
+    return origins
+
+
 def _non_empty(raw: str) -> str:
     if not raw.strip():
         raise ValueError("must not be empty")
@@ -163,7 +219,21 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "heartbeat": _positive_float,
     "max_outbox_bytes": _positive_int,
     "shutdown_timeout": _positive_float,
+    "secret": _optional_secret,
+    "publish_key": _optional_secret,
+    "insecure_open": _bool,
+    "allowed_origins": _origins,
+    "max_frame_bytes": _positive_int,
+    "rate_limit": _positive_float,
+    "rate_burst": _positive_int,
+    "max_subscriptions": _positive_int,
+    "max_connections_per_user": _positive_int,
+    "max_publish_bytes": _positive_int,
 }
+
+# Secrets are read from the environment only: a flag would show them in `ps`.
+ENV_ONLY = frozenset({"secret", "publish_key"})
+BOOLEAN_FLAGS = frozenset({"insecure_open"})
 
 
 def _parse(name: str, raw: str, source: str) -> Any:
@@ -194,6 +264,8 @@ def load_settings(
             values[name] = _parse(name, env[var], var)
     for name, raw in (overrides or {}).items():
         if raw is not None:
+            if name in ENV_ONLY:
+                raise SettingsError(f"{name} can only be set with {env_name(name)}")
             flag = "--" + name.replace("_", "-")
             values[name] = _parse(name, raw, flag)
     return Settings(**values)

@@ -16,6 +16,7 @@ TRANSPORT_HIGH_WATER = 64 * 1024
 class Identity:
     user_id: str | None = None
     business_ids: tuple[str, ...] = ()
+    expires_at: float | None = None
 
     def auto_channels(self) -> list[str]:
         channels = [f"user:{self.user_id}"] if self.user_id else []

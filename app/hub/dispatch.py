@@ -1,4 +1,5 @@
-"""Client messages: the built-in types and a registry for application types."""
+"""Client messages: validated against the protocol, then the built-in types or a registry
+of application types."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from app.auth.permissions import may_read
 from app.hub import protocol
 from app.hub.connection import Connection
 from app.hub.hub import Hub
@@ -16,16 +18,25 @@ log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[Connection, dict[str, Any]], Awaitable[None]]
 
+# The fields each built-in message may carry; anything else is a bad request.
+BUILT_IN_FIELDS: dict[str, frozenset[str]] = {
+    "ping": frozenset({"type"}),
+    "subscribe": frozenset({"type", "channel"}),
+    "unsubscribe": frozenset({"type", "channel"}),
+}
+
 
 class Dispatcher:
     """Routes each parsed client message to its handler; bad input becomes an error frame."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, open_mode: bool, max_subscriptions: int) -> None:
         self.hub = hub
+        self.open_mode = open_mode
+        self.max_subscriptions = max_subscriptions
         self._handlers: dict[str, MessageHandler] = {}
 
     def register_handler(self, message_type: str, handler: MessageHandler) -> None:
-        if message_type in ("ping", "subscribe", "unsubscribe"):
+        if message_type in BUILT_IN_FIELDS:
             raise ValueError(f"'{message_type}' is a built-in message type")
         self._handlers[message_type] = handler
 
@@ -37,15 +48,19 @@ class Dispatcher:
             self.hub.send(conn, protocol.error_frame(error))
 
     async def _dispatch(self, conn: Connection, message: ClientMessage) -> None:
+        allowed = BUILT_IN_FIELDS.get(message.type)
+        if allowed is not None:
+            extra = sorted(set(message.body) - allowed)
+            if extra:
+                raise ProtocolError(
+                    ErrorCode.BAD_REQUEST,
+                    f"'{message.type}' does not take '{extra[0]}'",
+                    message.type,
+                )
         if message.type == "ping":
             self.hub.send(conn, protocol.frame({"type": "pong", "timestamp": now_rfc3339()}))
         elif message.type == "subscribe":
-            channel = message.channel()
-            await self.hub.subscribe(conn, channel)
-            seq = await self.hub.broker.last_seq(channel)
-            self.hub.send(
-                conn, protocol.frame({"type": "subscribed", "channel": channel, "seq": seq})
-            )
+            await self._subscribe(conn, message)
         elif message.type == "unsubscribe":
             channel = message.channel()
             await self.hub.unsubscribe(conn, channel)
@@ -56,6 +71,23 @@ class Dispatcher:
             raise ProtocolError(
                 ErrorCode.UNKNOWN_TYPE, f"unknown message type '{message.type}'", message.type
             )
+
+    async def _subscribe(self, conn: Connection, message: ClientMessage) -> None:
+        channel = message.channel()
+        if not may_read(conn.identity, channel, self.open_mode):
+            log.info("connection %s may not read %s", conn.connection_id, channel)
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN, f"not allowed to subscribe to '{channel}'", message.type
+            )
+        if channel not in conn.channels and len(conn.channels) >= self.max_subscriptions:
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE,
+                f"a connection may hold at most {self.max_subscriptions} subscriptions",
+                message.type,
+            )
+        await self.hub.subscribe(conn, channel)
+        seq = await self.hub.broker.last_seq(channel)
+        self.hub.send(conn, protocol.frame({"type": "subscribed", "channel": channel, "seq": seq}))
 
     async def _run_handler(
         self, handler: MessageHandler, conn: Connection, message: ClientMessage

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from app import keys
+from app.auth.origin import origin_allowed
+from app.auth.tokens import TokenError, verify_token
 from app.http_errors import json_error
 from app.hub import protocol
 from app.hub.connection import Connection, Identity
+from app.hub.hub import Hub
+from app.hub.limits import TokenBucket
 from app.hub.protocol import ErrorCode, ProtocolError
+from app.settings import Settings
 from app.timeutil import now_rfc3339
 
 log = logging.getLogger(__name__)
 
-MAX_INBOUND_FRAME_BYTES = 64 * 1024
+ID_RULE = "1-200 characters of A-Z a-z 0-9 . _ @ -"
 
 
 def identity_from_query(request: web.Request) -> Identity:
@@ -26,23 +32,60 @@ def identity_from_query(request: web.Request) -> Identity:
     business_id = request.query.get("business_id") or None
     for name, value in (("user_id", user_id), ("business_id", business_id)):
         if value is not None and not protocol.is_valid_id(value):
-            raise json_error(400, f"'{name}' must be 1-200 characters of A-Z a-z 0-9 . _ @ -", name)
+            raise json_error(400, f"'{name}' must be {ID_RULE}", name)
     return Identity(user_id=user_id, business_ids=(business_id,) if business_id else ())
+
+
+def identity_from_token(request: web.Request, secret: str) -> Identity:
+    for name in ("user_id", "business_id"):
+        if name in request.query:
+            raise json_error(
+                400, f"'{name}' is not accepted here: identity comes from the signed token", name
+            )
+    token = request.query.get("token")
+    if not token:
+        raise json_error(401, "a signed token is required: connect with ?token=...", "token")
+    try:
+        claims = verify_token(secret, token)
+    except TokenError as exc:
+        raise json_error(401, str(exc), "token") from None
+    return Identity(claims.user_id, claims.business_ids, claims.expires_at)
+
+
+def authenticate(request: web.Request, settings: Settings) -> Identity:
+    if settings.secret is None:
+        return identity_from_query(request)
+    return identity_from_token(request, settings.secret)
 
 
 async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     settings = request.app[keys.SETTINGS]
     hub = request.app[keys.HUB]
-    dispatcher = request.app[keys.DISPATCHER]
-    identity = identity_from_query(request)
+    if not origin_allowed(request, settings.allowed_origins):
+        log.warning(
+            "refused a WebSocket from %s: origin %s is not allowed",
+            request.remote,
+            request.headers.get("Origin"),
+        )
+        raise json_error(403, "this Origin may not open a WebSocket here")
+    identity = authenticate(request, settings)
 
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat,
         compress=False,
-        max_msg_size=MAX_INBOUND_FRAME_BYTES,
+        max_msg_size=settings.max_frame_bytes,
         timeout=settings.shutdown_timeout,
     )
     await ws.prepare(request)
+    user = identity.user_id
+    if user is not None and hub.per_user[user] >= settings.max_connections_per_user:
+        log.warning("refused a connection for user %s: %d already open", user, hub.per_user[user])
+        await ws.close(
+            code=WSCloseCode.POLICY_VIOLATION,
+            message=f"at most {settings.max_connections_per_user} connections per user".encode(),
+        )
+        return ws
+
     transport = request.transport
     assert isinstance(transport, asyncio.Transport)
     conn = Connection(
@@ -53,34 +96,71 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         remote=request.remote or "?",
     )
     hub.add(conn)
+    expiry = schedule_expiry(hub, conn)
     channels = identity.auto_channels()
     log.info(
         "connection %s opened from %s: %s", conn.connection_id, conn.remote, ", ".join(channels)
     )
     try:
-        hub.send(
-            conn,
-            protocol.frame(
-                {
-                    "type": "connected",
-                    "connection_id": conn.connection_id,
-                    "node": hub.node,
-                    "channels": channels,
-                    "timestamp": now_rfc3339(),
-                }
-            ),
-        )
+        hub.send(conn, welcome(conn, hub.node, channels))
         for channel in channels:
             await hub.subscribe(conn, channel)
-        async for msg in ws:
-            if msg.type is WSMsgType.TEXT:
-                await dispatcher.handle_text(conn, msg.data)
-            elif msg.type is WSMsgType.BINARY:
-                error = ProtocolError(
-                    ErrorCode.BAD_REQUEST, "binary frames are not part of the protocol"
-                )
-                hub.send(conn, protocol.error_frame(error))
+        await receive_loop(request, conn, TokenBucket(settings.rate_limit, settings.rate_burst))
     finally:
+        if expiry is not None:
+            expiry.cancel()
         await hub.remove(conn)
         log.info("connection %s closed (code %s)", conn.connection_id, ws.close_code)
     return ws
+
+
+def welcome(conn: Connection, node: str, channels: list[str]) -> bytes:
+    return protocol.frame(
+        {
+            "type": "connected",
+            "connection_id": conn.connection_id,
+            "node": node,
+            "channels": channels,
+            "timestamp": now_rfc3339(),
+        }
+    )
+
+
+def schedule_expiry(hub: Hub, conn: Connection) -> asyncio.TimerHandle | None:
+    """Close the connection with 1008 the moment its token expires."""
+    expires_at = conn.identity.expires_at
+    if expires_at is None:
+        return None
+    loop = asyncio.get_running_loop()
+
+    def expire() -> None:
+        log.info("connection %s: token expired", conn.connection_id)
+        task = loop.create_task(hub.close(conn, WSCloseCode.POLICY_VIOLATION, b"token expired"))
+        hub.track(task)
+
+    return loop.call_later(max(0.0, expires_at - time.time()), expire)
+
+
+async def receive_loop(request: web.Request, conn: Connection, bucket: TokenBucket) -> None:
+    hub = request.app[keys.HUB]
+    dispatcher = request.app[keys.DISPATCHER]
+    async for msg in conn.ws:
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            continue
+        if not bucket.take():
+            if bucket.refused_in_a_row > bucket.burst:
+                log.warning("connection %s kept flooding; closing it", conn.connection_id)
+                await hub.close(conn, WSCloseCode.POLICY_VIOLATION, b"rate limit exceeded")
+                return
+            error = ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"more than {bucket.rate:g} messages per second; slow down or be disconnected",
+            )
+            hub.send(conn, protocol.error_frame(error))
+        elif msg.type is WSMsgType.TEXT:
+            await dispatcher.handle_text(conn, msg.data)
+        else:
+            error = ProtocolError(
+                ErrorCode.BAD_REQUEST, "binary frames are not part of the protocol"
+            )
+            hub.send(conn, protocol.error_frame(error))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 
 from aiohttp import WSCloseCode
 
@@ -42,6 +43,7 @@ class Hub:
         self.max_outbox_bytes = max_outbox_bytes
         self.close_timeout = close_timeout
         self.connections: dict[str, Connection] = {}
+        self.per_user: Counter[str] = Counter()
         self.channels: dict[str, set[Connection]] = {}
         self._dirty: list[Connection] = []
         self._backlogged: set[Connection] = set()
@@ -53,6 +55,8 @@ class Hub:
 
     def add(self, conn: Connection) -> None:
         self.connections[conn.connection_id] = conn
+        if conn.identity.user_id is not None:
+            self.per_user[conn.identity.user_id] += 1
         self.metrics.connections.set(len(self.connections))
 
     async def remove(self, conn: Connection) -> None:
@@ -61,6 +65,11 @@ class Hub:
         self._backlogged.discard(conn)
         if self.connections.pop(conn.connection_id, None) is not None:
             self.metrics.connections.set(len(self.connections))
+            user = conn.identity.user_id
+            if user is not None:
+                self.per_user[user] -= 1
+                if self.per_user[user] <= 0:
+                    del self.per_user[user]
         emptied = [channel for channel in list(conn.channels) if self._detach(conn, channel)]
         for channel in emptied:
             await self.broker.unsubscribe(channel)
@@ -167,14 +176,25 @@ class Hub:
             self.max_outbox_bytes,
         )
         self.metrics.slow_disconnects.inc()
-        task = asyncio.get_running_loop().create_task(
-            self.close(conn, WSCloseCode.TRY_AGAIN_LATER, b"too slow")
+        conn.discard_outbox()
+        self.track(
+            asyncio.get_running_loop().create_task(
+                self.close(conn, WSCloseCode.TRY_AGAIN_LATER, b"too slow")
+            )
         )
+
+    def track(self, task: asyncio.Task[None]) -> None:
+        """Keep a closing task alive until it is done; shutdown waits for these."""
         self._closing_tasks.add(task)
         task.add_done_callback(self._closing_tasks.discard)
 
     async def close(self, conn: Connection, code: int, message: bytes) -> None:
-        """Close one connection with a close frame; a peer that does not answer is aborted."""
+        """Close one connection with a close frame; a peer that does not answer is aborted.
+
+        What the connection is owed goes out first (an error frame may explain the close),
+        unless its socket is backed up: then the outbox is dropped."""
+        if not conn.closed:
+            conn.write_out()
         await self.remove(conn)
         transport = conn.transport
         try:

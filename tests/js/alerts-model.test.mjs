@@ -82,26 +82,41 @@ describe('alert reducer', () => {
     assert.deepEqual(ids(state), ['m/critical']);
   });
 
-  test('load shows the active records but not one resolved meanwhile nor an older copy', () => {
+  const record = (id, level, message, timestamp = '2026-01-01T00:00:00Z') => ({
+    alert_id: id, rule: 'r', metric: 'memory', level, state: 'firing', message, value: 85, threshold: 80, timestamp,
+  });
+
+  test('load: live events that came after the request win over its answer', () => {
+    const since = emptyAlerts().rev; // the request went out before any event
     let state = run(alertFrame('live', 'critical'), resolvedFrame('gone'));
-    const heldTime = state.active.get('live').time;
     state = reduceAlerts(state, {
       type: 'load',
-      records: [
-        { alert_id: 'gone', rule: 'r', metric: 'disk', level: 'warning', state: 'firing', message: 'old', value: 81, threshold: 80, timestamp: '2020-01-01T00:00:00Z' },
-        { alert_id: 'live', rule: 'r', metric: 'cpu', level: 'warning', state: 'firing', message: 'stale', value: 80, threshold: 75, timestamp: new Date(heldTime - 60_000).toISOString() },
-        { alert_id: 'mem', rule: 'r', metric: 'memory', level: 'warning', state: 'firing', message: 'memory high', value: 85, threshold: 80, timestamp: '2026-01-01T00:00:00Z' },
-        { alert_id: 'old', rule: 'r', metric: 'memory', level: 'warning', state: 'resolved', message: 'x', value: 1, threshold: 80, timestamp: '2026-01-01T00:00:00Z' },
-      ],
+      since,
+      records: [record('gone', 'warning', 'old news'), record('live', 'warning', 'stale'), record('mem', 'warning', 'memory high'), { ...record('old', 'warning', 'x'), state: 'resolved' }],
     });
     assert.deepEqual(ids(state), ['live/critical', 'mem/warning']);
     assert.equal(state.active.get('live').message, 'live is critical');
+    assert.equal(state.active.get('mem').message, 'memory high');
+  });
+
+  test('load removes alerts that were resolved while we were not listening', () => {
+    let state = run(alertFrame('a', 'warning'), alertFrame('b', 'critical'));
+    state = reduceAlerts(state, { type: 'dismiss', alert_id: 'a' });
+    state = reduceAlerts(state, { type: 'load', since: state.rev, records: [record('b', 'critical', 'still on')] });
+    assert.deepEqual([...state.active.keys()], ['b']);
+    assert.equal(state.dismissed.size, 0);
+    assert.equal(state.active.get('b').message, 'still on');
+  });
+
+  test('load shows an alert that fired again after we saw it resolved', () => {
+    let state = run(alertFrame('x', 'warning'), resolvedFrame('x'));
+    state = reduceAlerts(state, { type: 'load', since: state.rev, records: [record('x', 'critical', 'back again')] });
+    assert.deepEqual(ids(state), ['x/critical']);
   });
 
   test('unchanged state is returned as is', () => {
     const state = run(alertFrame('a', 'warning'));
     assert.equal(reduceAlerts(state, { type: 'dismiss', alert_id: 'nope' }), state);
-    assert.equal(reduceAlerts(state, { type: 'load', records: [] }), state);
     assert.equal(reduceAlerts(state, { type: 'bogus' }), state);
   });
 });

@@ -1,0 +1,412 @@
+// The widgets on a fake DOM, fed by a real LiveSocket over a fake WebSocket.
+
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+
+import { LiveSocket } from '../../static/js/socket.js';
+import { AlertBanner } from '../../static/js/widgets/alert-banner.js';
+import { HistoryCharts } from '../../static/js/widgets/charts.js';
+import { LiveFeed } from '../../static/js/widgets/live-feed.js';
+import { SystemStatus } from '../../static/js/widgets/system-status.js';
+import { FakeClock, FakeWebSocket, FakeWindow, fakeLogger } from './fakes.mjs';
+import { installDom, keyEvent } from './fake-dom.mjs';
+
+const CONFIG = {
+  thresholds: { cpu: { warning: 75, critical: 90 }, memory: { warning: 80, critical: 90 }, disk: { warning: 80, critical: 90 } },
+  history_seconds: 900,
+  collector_interval: 2.0,
+  version: '0.1.0',
+};
+
+const T0 = Date.parse('2026-03-01T12:00:00Z');
+const iso = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+function sample(overrides = {}, t = T0) {
+  return {
+    cpu_percent: 12.34,
+    memory_percent: 81.5,
+    memory_used_bytes: 13 * 1024 ** 3,
+    memory_total_bytes: 16 * 1024 ** 3,
+    disk_percent: 95,
+    disk_used_bytes: 95 * 1024 ** 3,
+    disk_total_bytes: 100 * 1024 ** 3,
+    disk_path: '/',
+    load_1: 0.25,
+    load_5: 0.5,
+    load_15: 0.75,
+    net_bytes_sent: 1,
+    net_bytes_recv: 2,
+    active_connections: 7,
+    pending_tasks: 2,
+    timestamp: iso(t),
+    ...overrides,
+  };
+}
+
+/** fetch() stand-in: routes by exact relative URL, records what was asked. */
+function fakeFetch(routes) {
+  const calls = [];
+  const fn = async (url) => {
+    calls.push(url);
+    const route = routes[url];
+    if (!route) return { ok: false, status: 404, json: async () => ({}) };
+    const [status, body] = route;
+    return { ok: status >= 200 && status < 300, status, json: async () => structuredClone(body) };
+  };
+  fn.calls = calls;
+  return fn;
+}
+
+let dom;
+let clock;
+let socket;
+let ws;
+let seq;
+let widgets;
+
+function send(channel, event, data, timestamp = iso(clock.time)) {
+  seq[channel] = (seq[channel] ?? 0) + 1;
+  ws.receive({ type: 'event', channel, seq: seq[channel], event, data, timestamp });
+}
+
+function mount(id) {
+  const el = dom.doc.createElement('section');
+  el.setAttribute('id', id);
+  dom.doc.body.append(el);
+  return el;
+}
+
+async function started(widget) {
+  widgets.push(widget);
+  await widget.start();
+  return widget;
+}
+
+beforeEach(() => {
+  dom = installDom();
+  FakeWebSocket.reset();
+  clock = new FakeClock(T0);
+  socket = new LiveSocket({
+    WebSocket: FakeWebSocket,
+    timers: clock.timerFns,
+    now: clock.now,
+    random: () => 0.5,
+    window: new FakeWindow(),
+    navigator: { onLine: true },
+    location: { baseURI: 'http://t.test/', protocol: 'http:', search: '' },
+    logger: fakeLogger(),
+  });
+  socket.subscribe('system');
+  socket.connect();
+  ws = FakeWebSocket.last;
+  ws.open();
+  seq = {};
+  widgets = [];
+});
+
+afterEach(() => {
+  for (const w of widgets) w.destroy();
+  socket.close();
+  dom.restore();
+});
+
+describe('AlertBanner', () => {
+  const alertData = (id, level, message = `${id} ${level}`) => ({
+    alert_id: id,
+    rule: 'r',
+    metric: 'cpu',
+    level,
+    state: 'firing',
+    message,
+    value: 93.25,
+    threshold: 90,
+    details: {},
+  });
+
+  test('loads active alerts, then creates, updates in place and removes banners', async () => {
+    const fetch = fakeFetch({
+      'api/monitoring/alerts?limit=50': [200, { alerts: [], active: [{ ...alertData('disk', 'warning', 'Disk filling'), timestamp: '2026-03-01T11:00:00Z' }] }],
+    });
+    const root = mount('alerts');
+    await started(new AlertBanner(root, { socket, fetch }));
+    assert.deepEqual(fetch.calls, ['api/monitoring/alerts?limit=50']);
+    assert.equal(root.getAttribute('aria-live'), 'polite');
+    assert.equal(root.querySelectorAll('[data-alert-id]').length, 1);
+
+    send('global', 'system.alert', alertData('cpu', 'warning', 'CPU high'));
+    const banner = root.querySelector('[data-alert-id=cpu]');
+    assert.equal(banner.getAttribute('data-level'), 'warning');
+    assert.match(banner.textContent, /WARNING/);
+    assert.match(banner.textContent, /CPU high/);
+
+    send('global', 'system.alert', alertData('cpu', 'critical', 'CPU very high'));
+    const again = root.querySelector('[data-alert-id=cpu]');
+    assert.equal(again, banner, 'the same element is updated in place');
+    assert.equal(banner.getAttribute('data-level'), 'critical');
+    assert.match(banner.getAttribute('class'), /alert-critical/);
+    assert.doesNotMatch(banner.getAttribute('class'), /alert-warning/);
+    assert.match(banner.textContent, /CRITICAL/);
+    assert.doesNotMatch(banner.textContent, /WARNING/);
+    assert.match(banner.textContent, /CPU very high/);
+    assert.equal(root.querySelectorAll('[data-alert-id=cpu]').length, 1);
+    assert.equal(root.children[0], banner, 'critical first');
+
+    send('global', 'system.alert_resolved', { ...alertData('cpu', 'critical'), state: 'resolved' });
+    assert.equal(root.querySelector('[data-alert-id=cpu]'), null);
+    assert.equal(root.querySelectorAll('[data-alert-id]').length, 1);
+    assert.equal(root.getAttribute('data-count'), '1');
+  });
+
+  test('message text is text, never markup', async () => {
+    const root = mount('alerts');
+    await started(new AlertBanner(root, { socket, fetch: fakeFetch({}) }));
+    send('global', 'system.alert', alertData('x', 'critical', '<img src=x onerror=alert(1)>'));
+    const banner = root.querySelector('[data-alert-id=x]');
+    assert.match(banner.textContent, /<img src=x onerror=alert\(1\)>/);
+    assert.equal(banner.querySelector('img'), null);
+  });
+
+  test('the dismiss button has a label and removes the banner; so does Escape', async () => {
+    const root = mount('alerts');
+    await started(new AlertBanner(root, { socket, fetch: fakeFetch({}) }));
+    send('global', 'system.alert', alertData('a', 'warning', 'first'));
+    send('global', 'system.alert', alertData('b', 'warning', 'second'));
+    const button = root.querySelector('[data-alert-id=a] button');
+    assert.equal(button.getAttribute('type'), 'button');
+    assert.match(button.getAttribute('aria-label'), /Dismiss/);
+    button.click();
+    assert.equal(root.querySelector('[data-alert-id=a]'), null);
+
+    const b = root.querySelector('[data-alert-id=b]');
+    assert.equal(b.getAttribute('tabindex'), '0');
+    const ev = keyEvent('Escape');
+    b.dispatchEvent(ev);
+    assert.equal(ev.defaultPrevented, true);
+    assert.equal(root.querySelector('[data-alert-id=b]'), null);
+
+    b.dispatchEvent(keyEvent('Enter')); // other keys do nothing (and nothing throws)
+  });
+
+  test('a failed load leaves live alerts working', async () => {
+    const root = mount('alerts');
+    const warn = console.warn;
+    console.warn = () => {};
+    try {
+      await started(new AlertBanner(root, { socket, fetch: fakeFetch({}) }));
+    } finally {
+      console.warn = warn;
+    }
+    send('global', 'system.alert', alertData('c', 'critical'));
+    assert.equal(root.querySelectorAll('[data-alert-id]').length, 1);
+  });
+});
+
+describe('LiveFeed', () => {
+  test('keys items by channel:seq, newest first, skipping metric and health', async () => {
+    const root = mount('feed');
+    await started(new LiveFeed(root, { socket, now: clock.now }));
+    const list = root.querySelector('#live-feed');
+    assert.equal(root.querySelector('#feed-live').textContent, 'LIVE');
+    send('global', 'task.started', { title: 'Sync CRM' });
+    send('system', 'system.metric', sample());
+    send('system', 'system.health', { status: 'healthy', checks: {} });
+    send('business:4', 'business.updated', { business_id: 4, name: 'Acme' });
+    const keys = list.querySelectorAll('[data-key]').map((li) => li.getAttribute('data-key'));
+    assert.deepEqual(keys, ['business:4:1', 'global:1']);
+    const first = list.querySelector('[data-key="business:4:1"]');
+    assert.match(first.textContent, /business\.updated/);
+    assert.match(first.textContent, /Acme/);
+    const time = first.querySelector('time');
+    assert.equal(time.getAttribute('datetime'), new Date(clock.time).toISOString());
+    assert.ok(time.getAttribute('title'));
+  });
+
+  test('duplicates from the socket do not show twice', async () => {
+    const root = mount('feed');
+    await started(new LiveFeed(root, { socket, now: clock.now }));
+    const frame = { type: 'event', channel: 'global', seq: 9, event: 'task.failed', data: { task_id: 't9' }, timestamp: iso(T0) };
+    ws.receive(frame);
+    ws.receive(frame);
+    assert.equal(root.querySelectorAll('#live-feed [data-key]').length, 1);
+  });
+
+  test('keeps at most 50 items in the DOM and refreshes relative times', async () => {
+    const root = mount('feed');
+    const feed = await started(new LiveFeed(root, { socket, now: clock.now }));
+    for (let i = 0; i < 55; i += 1) send('global', 'task.completed', { task_id: `t${i}` });
+    const items = root.querySelectorAll('#live-feed [data-key]');
+    assert.equal(items.length, 50);
+    assert.equal(items[0].getAttribute('data-key'), 'global:55');
+    assert.equal(items[49].getAttribute('data-key'), 'global:6');
+    assert.equal(items[0].querySelector('time').textContent, 'just now');
+    clock.advance(12_000);
+    feed.refreshTimes();
+    assert.equal(items[0].querySelector('time').textContent, '12 s ago');
+  });
+
+  test('pause counts new events, resume applies them', async () => {
+    const root = mount('feed');
+    await started(new LiveFeed(root, { socket, now: clock.now }));
+    send('global', 'task.started', {});
+    const pause = root.querySelector('#feed-pause');
+    pause.click();
+    assert.equal(pause.getAttribute('aria-pressed'), 'true');
+    assert.equal(pause.textContent, 'Resume');
+    send('global', 'approval.required', {});
+    send('global', 'approval.granted', {});
+    assert.equal(root.querySelectorAll('#live-feed [data-key]').length, 1);
+    assert.equal(root.querySelector('#feed-pending').textContent, '2 new');
+    pause.click();
+    assert.equal(pause.textContent, 'Pause');
+    assert.equal(root.querySelector('#feed-pending').textContent, '');
+    const keys = root.querySelectorAll('#live-feed [data-key]').map((li) => li.getAttribute('data-key'));
+    assert.deepEqual(keys, ['global:3', 'global:2', 'global:1']);
+  });
+
+  test('filters by type and channel from what was seen', async () => {
+    const root = mount('feed');
+    await started(new LiveFeed(root, { socket, now: clock.now }));
+    send('global', 'task.started', {});
+    send('business:1', 'task.failed', {});
+    send('business:1', 'task.started', {});
+    const typeSelect = root.querySelector('#feed-filter-event');
+    const channelSelect = root.querySelector('#feed-filter-channel');
+    assert.deepEqual(typeSelect.querySelectorAll('option').map((o) => o.value), ['', 'task.failed', 'task.started']);
+    assert.deepEqual(channelSelect.querySelectorAll('option').map((o) => o.value), ['', 'business:1', 'global']);
+    typeSelect.value = 'task.started';
+    typeSelect.dispatchEvent(new Event('change'));
+    assert.deepEqual(root.querySelectorAll('#live-feed [data-key]').map((li) => li.getAttribute('data-key')), ['business:1:2', 'global:1']);
+    channelSelect.value = 'business:1';
+    channelSelect.dispatchEvent(new Event('change'));
+    assert.deepEqual(root.querySelectorAll('#live-feed [data-key]').map((li) => li.getAttribute('data-key')), ['business:1:2']);
+    send('user:2', 'analytics.anomaly', {}); // a new type keeps the chosen filter
+    assert.equal(typeSelect.value, 'task.started');
+    assert.equal(root.querySelectorAll('#live-feed [data-key]').length, 1);
+  });
+
+  test('shows OFFLINE when the socket is not live', async () => {
+    const root = mount('feed');
+    await started(new LiveFeed(root, { socket, now: clock.now }));
+    ws.drop();
+    assert.equal(root.querySelector('#feed-live').textContent, 'OFFLINE');
+  });
+});
+
+describe('SystemStatus', () => {
+  const health = (status) => ({
+    status,
+    checks: {
+      database: { status: 'healthy', latency_ms: 1.5, message: 'SELECT 1 ok', checked_at: iso(T0) },
+      redis: { status: status === 'healthy' ? 'healthy' : 'unhealthy', latency_ms: 1000, message: 'connection refused', checked_at: iso(T0) },
+    },
+    timestamp: iso(T0),
+  });
+
+  test('renders health (503 is data), gauges by threshold and facts', async () => {
+    const fetch = fakeFetch({
+      'api/monitoring/health': [503, health('unhealthy')],
+      'api/monitoring/metrics': [200, sample()],
+    });
+    const root = mount('system-status');
+    await started(new SystemStatus(root, { socket, config: CONFIG, fetch, now: clock.now }));
+    assert.deepEqual(fetch.calls.sort(), ['api/monitoring/health', 'api/monitoring/metrics']);
+
+    const overall = root.querySelector('#overall-status');
+    assert.equal(overall.textContent, 'Unhealthy');
+    assert.equal(overall.getAttribute('data-status'), 'unhealthy');
+    const redis = root.querySelector('[data-check=redis]');
+    assert.equal(redis.getAttribute('data-status'), 'unhealthy');
+    assert.equal(redis.getAttribute('title'), 'connection refused');
+    assert.match(redis.textContent, /1000 ms/);
+
+    const gauge = (k) => root.querySelector(`[data-gauge=${k}]`);
+    assert.equal(gauge('cpu').getAttribute('data-value'), '12.34');
+    assert.equal(gauge('cpu').getAttribute('data-level'), 'ok');
+    assert.match(gauge('cpu').textContent, /12\.3%/);
+    assert.equal(gauge('memory').getAttribute('data-level'), 'warning');
+    assert.match(gauge('memory').textContent, /Warning/);
+    assert.match(gauge('memory').textContent, /13\.0 GiB of 16\.0 GiB/);
+    assert.equal(gauge('disk').getAttribute('data-level'), 'critical');
+    assert.match(gauge('disk').textContent, /Critical/);
+    const bar = gauge('disk').querySelector('[role=meter]');
+    assert.equal(bar.getAttribute('aria-valuenow'), '95.0');
+    assert.equal(bar.getAttribute('aria-valuetext'), '95.0%, critical');
+
+    assert.equal(root.querySelector('#active-connections').textContent, '7');
+    assert.equal(root.querySelector('#load-average').textContent, '0.25 / 0.50 / 0.75');
+    assert.equal(root.querySelector('#last-sample').getAttribute('datetime'), new Date(T0).toISOString());
+  });
+
+  test('live system.metric and system.health events update the page; stale samples do not', async () => {
+    const fetch = fakeFetch({ 'api/monitoring/health': [200, health('healthy')], 'api/monitoring/metrics': [200, sample()] });
+    const root = mount('system-status');
+    await started(new SystemStatus(root, { socket, config: CONFIG, fetch, now: clock.now }));
+    send('system', 'system.metric', sample({ cpu_percent: 90, active_connections: 12 }, T0 + 2000));
+    const cpu = root.querySelector('[data-gauge=cpu]');
+    assert.equal(cpu.getAttribute('data-value'), '90');
+    assert.equal(cpu.getAttribute('data-level'), 'critical');
+    assert.equal(root.querySelector('#active-connections').textContent, '12');
+    send('system', 'system.metric', sample({ cpu_percent: 1 }, T0 + 1000)); // older
+    assert.equal(cpu.getAttribute('data-value'), '90');
+
+    send('system', 'system.health', { ...health('degraded'), timestamp: iso(T0 + 5000) });
+    assert.equal(root.querySelector('#overall-status').textContent, 'Degraded');
+  });
+
+  test('connection indicator: Live, Reconnecting in Ns counting down, Offline', async () => {
+    const root = mount('system-status');
+    const status = await started(new SystemStatus(root, { socket, config: CONFIG, fetch: fakeFetch({}), now: clock.now }));
+    const conn = root.querySelector('#connection-state');
+    assert.equal(conn.textContent, 'Live');
+    clock.advance(20_000); // stays up: backoff resets
+    ws.drop();
+    // random 0.5 -> 250 ms for the first retry: make it fail a few times
+    for (let i = 0; i < 4; i += 1) {
+      clock.advance(socket.state.nextAttemptAt - clock.time);
+      FakeWebSocket.last.drop();
+    }
+    const wait = socket.state.nextAttemptAt - clock.time;
+    assert.equal(wait, 4000);
+    assert.equal(conn.textContent, 'Reconnecting in 4s');
+    clock.advance(1500);
+    status.tick();
+    assert.equal(conn.textContent, 'Reconnecting in 3s');
+    assert.equal(conn.getAttribute('data-state'), 'reconnecting');
+    socket.close();
+    assert.equal(conn.textContent, 'Offline');
+  });
+
+  test('a failed fetch shows an error, not an exception', async () => {
+    const root = mount('system-status');
+    await started(new SystemStatus(root, { socket, config: CONFIG, fetch: fakeFetch({}), now: clock.now }));
+    const errors = root.querySelectorAll('.error').filter((e) => !e.hidden);
+    assert.equal(errors.length, 2);
+    assert.match(errors[0].textContent, /HTTP 404/);
+  });
+});
+
+describe('HistoryCharts', () => {
+  test('seeds from history, appends live samples and trims to the window', async () => {
+    const samples = [];
+    for (let i = 0; i < 100; i += 1) samples.push(sample({ cpu_percent: i }, T0 + i * 2000));
+    const fetch = fakeFetch({ 'api/monitoring/metrics/history?seconds=900': [200, { interval_seconds: 2, samples }] });
+    const root = mount('charts');
+    await started(new HistoryCharts(root, { socket, config: CONFIG, fetch }));
+    const cpu = root.querySelector('#chart-cpu');
+    assert.equal(cpu.localName, 'svg');
+    assert.equal(cpu.getAttribute('data-points'), '100');
+    assert.equal(cpu.querySelector('polyline').getAttribute('data-points'), '100');
+    assert.equal(cpu.querySelector('polyline').getAttribute('points').split(' ').length, 100);
+    assert.equal(root.querySelector('#chart-memory').getAttribute('data-points'), '100');
+    assert.match(cpu.querySelector('desc').textContent, /latest 99\.0%/);
+    assert.equal(cpu.querySelectorAll('[data-threshold]').length, 2);
+    assert.equal(cpu.querySelector('[data-threshold=critical]').getAttribute('y1'), '10');
+
+    send('system', 'system.metric', sample({ cpu_percent: 50 }, T0 + 100 * 2000));
+    assert.equal(cpu.getAttribute('data-points'), '101');
+    send('system', 'system.metric', sample({ cpu_percent: 60 }, T0 + 1000 * 1000)); // 1000 s later
+    // points older than 900 s before the newest are gone: 100..198 s and 200 s remain, plus the new one
+    assert.equal(cpu.getAttribute('data-points'), '52');
+    assert.match(cpu.querySelector('desc').textContent, /latest 60\.0%/);
+  });
+});
