@@ -53,13 +53,25 @@ class RawWebSocket:
             (size,) = struct.unpack("!Q", await self.reader.readexactly(8))
         return first & 0x0F, await self.reader.readexactly(size)
 
-    async def send_json(self, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        assert len(data) < 126
+    async def send_frame(self, opcode: int, payload: bytes) -> None:
+        """One final, masked frame (clients must mask), whatever its payload."""
+        size = len(payload)
+        if size < 126:
+            header = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
+        elif size < 65536:
+            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
         mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-        self.writer.write(bytes([0x81, 0x80 | len(data)]) + mask + masked)
+        repeated = (mask * (size // 4 + 1))[:size]
+        masked = (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(
+            size, "big"
+        )
+        self.writer.write(header + mask + masked)
         await self.writer.drain()
+
+    async def send_json(self, payload: dict[str, Any]) -> None:
+        await self.send_frame(0x1, json.dumps(payload).encode())
 
     def close(self) -> None:
         self.writer.close()

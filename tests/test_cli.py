@@ -63,13 +63,7 @@ async def test_serve_logs_json_and_shuts_down_closing_sockets_with_1001(tmp_path
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                try:
-                    async with session.get(base + "/livez") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.05)
+            await wait_until_live(session, base)
             ws = await session.ws_connect(base + "/api/monitoring/ws")
             assert (await ws.receive_json())["type"] == "connected"
             proc.send_signal(signal.SIGTERM)
@@ -86,7 +80,81 @@ async def test_serve_logs_json_and_shuts_down_closing_sockets_with_1001(tmp_path
     lines = (await proc.stderr.read()).decode().splitlines()
     entries = [json.loads(line) for line in lines]
     assert {"time", "level", "logger", "message"} <= set(entries[0])
+    assert any(e["level"] == "warning" and "OPEN MODE" in e["message"] for e in entries)
     assert any(
         entry["message"] == "closing 1 connections with code 1001 (server shutdown)"
         for entry in entries
     )
+
+
+async def test_token_command_prints_a_token_the_server_accepts(tmp_path: Path) -> None:
+    secret = "k" * 48
+    made = await run_cli(
+        "token",
+        "--user",
+        "u1",
+        "--business",
+        "acme",
+        "--ttl",
+        "1h",
+        env={"LIVEWATCH_SECRET": secret},
+    )
+    stdout, _ = await asyncio.wait_for(made.communicate(), 30)
+    assert made.returncode == 0
+    token = stdout.decode().strip()
+
+    port = free_port()
+    proc = await run_cli(
+        "serve",
+        "--port",
+        str(port),
+        "--database-path",
+        str(tmp_path / "db.sqlite3"),
+        env={"LIVEWATCH_SECRET": secret},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_until_live(session, base)
+            ws = await session.ws_connect(f"{base}/api/monitoring/ws?token={token}")
+            welcome = await ws.receive_json()
+            assert welcome["channels"] == ["user:u1", "business:acme", "global"]
+            await ws.close()
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 15)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.stderr is not None
+    logs = (await proc.stderr.read()).decode()
+    assert "token=REDACTED" in logs
+    assert token not in logs, "tokens never appear in logs"
+    assert token.split(".")[2] not in logs
+    assert "OPEN MODE" not in logs
+
+
+async def test_token_command_needs_the_secret() -> None:
+    proc = await run_cli("token", "--user", "u1", env={"LIVEWATCH_SECRET": ""})
+    _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert "LIVEWATCH_SECRET is not set" in stderr.decode()
+
+
+async def test_open_mode_says_so_loudly_and_refuses_a_public_bind(tmp_path: Path) -> None:
+    proc = await run_cli("serve", "--host", "0.0.0.0", env={"LIVEWATCH_SECRET": ""})
+    _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert "0.0.0.0, which is not a loopback address" in stderr.decode()
+    assert "--insecure-open" in stderr.decode()
+
+
+async def wait_until_live(session: aiohttp.ClientSession, base: str) -> None:
+    for _ in range(200):
+        try:
+            async with session.get(base + "/livez") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("the server never came up")

@@ -460,7 +460,7 @@ describe('browser connectivity', () => {
     assert.equal(FakeWebSocket.instances.length, count + 1, 'the old timer was cancelled');
   });
 
-  test('offline: no attempts while the browser is offline, then reconnect on online', () => {
+  test('offline: shown as offline while retries go on; online reconnects at once', () => {
     const { socket, clock, win } = setup();
     socket.connect();
     FakeWebSocket.last.open();
@@ -468,21 +468,31 @@ describe('browser connectivity', () => {
     assert.equal(socket.state.state, 'offline');
     FakeWebSocket.last.drop();
     assert.equal(socket.state.state, 'offline');
-    clock.advance(5 * 60 * 1000);
-    assert.equal(FakeWebSocket.instances.length, 1);
-    win.goOnline();
+    assert.equal(socket.state.nextAttemptAt, clock.time + 500);
+    clock.advance(500);
     assert.equal(FakeWebSocket.instances.length, 2);
+    assert.equal(socket.state.state, 'offline', 'an attempt while offline still reads offline');
+    FakeWebSocket.last.drop();
+    assert.equal(socket.state.nextAttemptAt - clock.time, 1000, 'the backoff keeps growing');
+    win.goOnline();
+    assert.equal(FakeWebSocket.instances.length, 3, 'no waiting for the backoff');
+    assert.equal(socket.state.state, 'connecting');
     FakeWebSocket.last.open();
     assert.equal(socket.state.state, 'live');
+    clock.advance(5_000); // well past the old retry time (+1 s)
+    assert.equal(FakeWebSocket.instances.length, 3, 'the old retry timer was cancelled');
   });
 
-  test('starting with navigator.onLine false waits for the online event', () => {
+  test('navigator.onLine false at start: shows offline, still tries, and goes live if it can', () => {
     const { socket, win } = setup({ navigator: { onLine: false } });
     socket.connect();
     assert.equal(socket.state.state, 'offline');
-    assert.equal(FakeWebSocket.instances.length, 0);
-    win.goOnline();
     assert.equal(FakeWebSocket.instances.length, 1);
+    FakeWebSocket.last.open();
+    assert.equal(socket.state.state, 'live');
+    win.goOnline(); // an open socket is kept and checked with a ping
+    assert.equal(FakeWebSocket.instances.length, 1);
+    assert.deepEqual(FakeWebSocket.last.messages, [{ type: 'ping' }]);
   });
 });
 
