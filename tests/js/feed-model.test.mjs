@@ -139,6 +139,19 @@ describe('FeedModel', () => {
     assert.equal(feed.items[49].key, `business:3:${late[20].seq}`);
   });
 
+  test('retire re-keys the items of a restarted channel so new seqs cannot collide', () => {
+    const feed = new FeedModel();
+    const at = (channel, s) => ({ type: 'event', channel, seq: s, event: 'task.started', data: {}, timestamp: '2026-01-01T00:00:00Z' });
+    feed.add(at('global', 1));
+    feed.add(at('system', 1));
+    feed.add(at('global', 2));
+    feed.retire('global');
+    feed.add(at('global', 1));
+    assert.deepEqual(feed.items.map((i) => i.key), ['global:1', 'global:2~1', 'system:1', 'global:1~1']);
+    feed.retire('global');
+    assert.deepEqual(feed.items.map((i) => i.key), ['global:1~2', 'global:2~1', 'system:1', 'global:1~1']);
+  });
+
   test('collects the event types and channels seen, for the filter selects', () => {
     const feed = new FeedModel();
     feed.add(frame('task.started', 'global'));

@@ -62,6 +62,12 @@ describe('socketUrl', () => {
     assert.equal(url.hash, '');
   });
 
+  test('outside a browser, a missing location is a clear error', () => {
+    assert.throws(() => new LiveSocket({ WebSocket: FakeWebSocket, window: null, navigator: null }), /options\.url or options\.location/);
+    const socket = new LiveSocket({ WebSocket: FakeWebSocket, window: null, navigator: null, url: 'ws://x.test/ws' });
+    assert.equal(socket.url, 'ws://x.test/ws');
+  });
+
   test('the client connects to the computed URL', () => {
     const { socket } = setup({ location: { baseURI: 'https://h.test/p/', protocol: 'https:', search: '?user_id=5' } });
     socket.connect();
@@ -336,8 +342,8 @@ describe('frames', () => {
     assert.deepEqual(delivered, ['global:1', 'global:2', 'global:3']);
   });
 
-  test('a different node (e.g. a restarted server) starts its seqs afresh', () => {
-    const { clock, delivered } = liveSocket();
+  test('a different node starts its seqs afresh', () => {
+    const { socket, clock, delivered } = liveSocket();
     let ws = FakeWebSocket.last;
     ws.receive({ type: 'connected', connection_id: 'c1', node: 'n1', channels: ['global'], timestamp: 'x' });
     ws.receive(ev('global', 7));
@@ -345,9 +351,96 @@ describe('frames', () => {
     clock.advance(500);
     ws = FakeWebSocket.last;
     ws.open();
+    const resets = [];
+    socket.on('reset', (r) => resets.push(r));
     ws.receive({ type: 'connected', connection_id: 'c2', node: 'n2', channels: ['global'], timestamp: 'x' });
     ws.receive(ev('global', 1));
     assert.deepEqual(delivered, ['global:7', 'global:1']);
+    assert.deepEqual(resets, [{ channel: 'global', reason: 'node' }]);
+  });
+
+  const connected = (node = 'n1', channels = ['global']) => ({ type: 'connected', connection_id: 'c', node, channels, timestamp: 't' });
+
+  function reconnect(clock) {
+    FakeWebSocket.last.drop();
+    clock.advance(500);
+    const next = FakeWebSocket.last;
+    next.open();
+    return next;
+  }
+
+  test('a restarted server on the same node (seqs from 1 again) is detected by the subscribed seq', () => {
+    const ctx = setup();
+    const { socket, clock, logger } = ctx;
+    const delivered = [];
+    const resets = [];
+    socket.on('event', (f) => delivered.push(`${f.channel}:${f.seq}`));
+    socket.on('reset', (r) => resets.push(r));
+    socket.subscribe('system');
+    socket.connect();
+    let ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive(connected());
+    ws.receive({ type: 'subscribed', channel: 'system', seq: 0 });
+    assert.deepEqual(resets, [], 'a first subscription is no reset');
+    for (let seq = 1; seq <= 50; seq += 1) ws.receive(ev('system', seq, 'system.metric'));
+    ws = reconnect(clock);
+    ws.receive(connected());
+    ws.receive({ type: 'subscribed', channel: 'system', seq: 0 });
+    ws.receive(ev('system', 1, 'system.metric'));
+    ws.receive(ev('system', 1, 'system.metric'));
+    assert.equal(delivered.length, 51);
+    assert.equal(delivered[50], 'system:1');
+    assert.equal(socket.lastSeq('system'), 1);
+    assert.ok(logger.log.warn.some((a) => String(a[0]).includes('restarted')));
+    assert.deepEqual(resets, [{ channel: 'system', reason: 'restart', from: 50, to: 0 }]);
+  });
+
+  test('auto-subscribed channels are asked for once per connection to learn their seq', () => {
+    const ctx = setup();
+    const { socket, clock } = ctx;
+    const delivered = [];
+    socket.on('event', (f) => delivered.push(`${f.channel}:${f.seq}`));
+    socket.subscribe('system');
+    socket.connect();
+    let ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive(connected('n1', ['global', 'user:3']));
+    assert.deepEqual(ws.messages, [
+      { type: 'subscribe', channel: 'system' },
+      { type: 'subscribe', channel: 'global' },
+      { type: 'subscribe', channel: 'user:3' },
+    ]);
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 40 });
+    ws.receive(ev('global', 41));
+    ws.receive(ev('global', 42));
+    ws = reconnect(clock);
+    ws.receive(connected('n1', ['global', 'user:3']));
+    // The restarted server sends its first global event before our answer arrives.
+    ws.receive(ev('global', 1));
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 1 });
+    ws.receive(ev('global', 2));
+    assert.deepEqual(delivered, ['global:41', 'global:42', 'global:2']);
+  });
+
+  test('a subscribed seq below what this same connection delivered is never taken', () => {
+    const ctx = setup();
+    const { socket, clock } = ctx;
+    const delivered = [];
+    socket.on('event', (f) => delivered.push(`${f.channel}:${f.seq}`));
+    socket.subscribe('system');
+    socket.connect();
+    let ws = FakeWebSocket.last;
+    ws.open();
+    for (let seq = 1; seq <= 10; seq += 1) ws.receive(ev('system', seq));
+    ws = reconnect(clock);
+    ws.receive(ev('system', 11));
+    ws.receive({ type: 'subscribed', channel: 'system', seq: 3 });
+    ws.receive(ev('system', 4));
+    ws.receive(ev('system', 11));
+    ws.receive(ev('system', 12));
+    assert.deepEqual(delivered.slice(10), ['system:11', 'system:12']);
+    assert.equal(socket.lastSeq('system'), 12);
   });
 
   test('handlers keyed by event name get data and frame; off() removes them', () => {

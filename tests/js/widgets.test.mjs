@@ -284,6 +284,26 @@ describe('LiveFeed', () => {
     assert.equal(root.querySelectorAll('#live-feed [data-key]').length, 1);
   });
 
+  test('after a server restart old items stay and new ones with the same seq get in', async () => {
+    const root = mount('feed');
+    await started(new LiveFeed(root, { socket, now: clock.now }));
+    ws.receive({ type: 'connected', connection_id: 'a', node: 'n', channels: ['global'], timestamp: 't' });
+    send('global', 'task.started', { title: 'before' });
+    ws.drop();
+    clock.advance(socket.state.nextAttemptAt - clock.time);
+    ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive({ type: 'connected', connection_id: 'b', node: 'n', channels: ['global'], timestamp: 't' });
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 0 });
+    seq = {};
+    send('global', 'task.failed', { title: 'after' });
+    const keys = root.querySelectorAll('#live-feed [data-key]').map((li) => li.getAttribute('data-key'));
+    assert.equal(keys.length, 2);
+    assert.equal(keys[0], 'global:1');
+    assert.match(root.querySelector('[data-key="global:1"]').textContent, /after/);
+    assert.equal(new Set(keys).size, 2);
+  });
+
   test('shows OFFLINE when the socket is not live', async () => {
     const root = mount('feed');
     await started(new LiveFeed(root, { socket, now: clock.now }));

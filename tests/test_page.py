@@ -1,0 +1,42 @@
+"""GET / renders the live page; its ES modules and CSS are served as static files."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.conftest import LivewatchClient
+
+
+async def test_page_renders_with_its_config(client: LivewatchClient) -> None:
+    response = await client.get("/")
+    assert response.status == 200
+    assert response.content_type == "text/html"
+    html = await response.text()
+    match = re.search(
+        r'<script type="application/json" id="livewatch-config">(.*?)</script>', html, re.S
+    )
+    assert match is not None
+    config = json.loads(match.group(1))
+    assert config["thresholds"]["cpu"] == {"warning": 75, "critical": 90}
+    assert config["history_seconds"] == 900
+
+
+async def test_page_assets_are_served_with_relative_urls(client: LivewatchClient) -> None:
+    html = await (await client.get("/")).text()
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html)
+    assert assets, "the page links its modules and styles"
+    for asset in assets:
+        assert not asset.startswith("/"), f"{asset} must be relative to work under a prefix"
+        response = await client.get("/" + asset)
+        assert response.status == 200, asset
+
+
+async def test_page_scripts_never_use_inner_html(client: LivewatchClient) -> None:
+    from pathlib import Path
+
+    static = Path(__file__).resolve().parent.parent / "static" / "js"
+    for module in static.rglob("*.js"):
+        text = module.read_text()
+        assert "innerHTML" not in text and "outerHTML" not in text, module
+        assert "insertAdjacentHTML" not in text, module
