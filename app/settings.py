@@ -87,6 +87,12 @@ class Settings:
                     f"{env_name(rule + '_critical')}={limits.critical}: "
                     "need 0 < warning < critical <= 100"
                 )
+            if limits.warning <= self.alert_hysteresis:
+                raise SettingsError(
+                    f"{env_name(rule + '_warning')}={limits.warning} is not above "
+                    f"{env_name('alert_hysteresis')}={self.alert_hysteresis}: "
+                    "such an alert could never resolve"
+                )
 
     def threshold(self, rule: str) -> Threshold:
         return Threshold(

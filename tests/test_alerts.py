@@ -40,7 +40,7 @@ async def test_alert_fires_once_and_resolves_once(client: LivewatchClient) -> No
         80,
     )
     assert data["threshold"] == 75
-    assert data["message"] == "CPU usage high: 80.0% (above 75%)"
+    assert data["message"] == "CPU usage high: 80.0% (warning at 75%)"
 
     for cpu in (69, 60, 10):
         await collector.process(make_sample(cpu=cpu))

@@ -43,6 +43,11 @@ def test_environment_then_flags() -> None:
         ({"LIVEWATCH_LLM_HEALTH_URL": "ftp://x/"}, "LIVEWATCH_LLM_HEALTH_URL", "http://"),
         ({"LIVEWATCH_LOG_FORMAT": "xml"}, "LIVEWATCH_LOG_FORMAT", "text, json"),
         (
+            {"LIVEWATCH_DISK_WARNING": "4"},
+            "LIVEWATCH_DISK_WARNING=4.0 is not above LIVEWATCH_ALERT_HYSTERESIS=5.0",
+            "never resolve",
+        ),
+        (
             {"LIVEWATCH_CPU_WARNING": "95"},
             "LIVEWATCH_CPU_WARNING=95.0 and LIVEWATCH_CPU_CRITICAL=90.0",
             "warning < critical",

@@ -123,14 +123,14 @@ class AlertEngine:
             del self.active[rule.name]
         else:
             word = "critical" if level == CRITICAL else "high"
-            above = f"above {rule.threshold(level):g}%"
+            limit = f"{level} at {rule.threshold(level):g}%"
             record = AlertRecord(
                 alert_id=current.alert_id if current else uuid.uuid4().hex,
                 rule=rule.name,
                 metric=rule.metric,
                 level=level,
                 state="firing",
-                message=f"{rule.label} usage {word}: {value:.1f}% ({above})",
+                message=f"{rule.label} usage {word}: {value:.1f}% ({limit})",
                 value=value,
                 threshold=rule.threshold(level),
                 timestamp=now_rfc3339(),
