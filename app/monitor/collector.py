@@ -6,12 +6,13 @@ import asyncio
 import logging
 import time
 from collections import deque
+from dataclasses import asdict
 
 from app.events import EventBroadcaster, EventType
 from app.hub.hub import Hub
 from app.monitor.alerts import AlertEngine
 from app.monitor.metrics import MonitorMetrics
-from app.monitor.sample import HostReading, Sample, read_host
+from app.monitor.sample import SAMPLE_FIELDS, HostReading, Sample, read_host
 from app.periodic import run_every
 from app.timeutil import now_rfc3339
 
@@ -41,20 +42,10 @@ class Collector:
         self.last: Sample | None = None
 
     def sample_from(self, reading: HostReading) -> Sample:
+        host = asdict(reading)
         return Sample(
-            cpu_percent=reading.cpu_percent,
-            memory_percent=reading.memory_percent,
-            memory_used_bytes=reading.memory_used_bytes,
-            memory_total_bytes=reading.memory_total_bytes,
-            disk_percent=reading.disk_percent,
-            disk_used_bytes=reading.disk_used_bytes,
-            disk_total_bytes=reading.disk_total_bytes,
+            **{name: host[name] for name in SAMPLE_FIELDS if name in host},
             disk_path=self.disk_path,
-            load_1=round(reading.load_1, 2),
-            load_5=round(reading.load_5, 2),
-            load_15=round(reading.load_15, 2),
-            net_bytes_sent=reading.net_bytes_sent,
-            net_bytes_recv=reading.net_bytes_recv,
             active_connections=len(self.hub.connections),
             pending_tasks=self.hub.pending_messages(),
             timestamp=now_rfc3339(),

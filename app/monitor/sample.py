@@ -74,9 +74,9 @@ def read_host(disk_path: str) -> HostReading:
         disk_used_bytes=disk.used,
         disk_free_bytes=disk.free,
         disk_total_bytes=disk.total,
-        load_1=load_1,
-        load_5=load_5,
-        load_15=load_15,
+        load_1=round(load_1, 2),
+        load_5=round(load_5, 2),
+        load_15=round(load_15, 2),
         net_bytes_sent=net.bytes_sent,
         net_bytes_recv=net.bytes_recv,
     )
