@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from tests.conftest import LivewatchClient
 
@@ -32,9 +33,7 @@ async def test_page_assets_are_served_with_relative_urls(client: LivewatchClient
         assert response.status == 200, asset
 
 
-async def test_page_scripts_never_use_inner_html(client: LivewatchClient) -> None:
-    from pathlib import Path
-
+def test_page_scripts_never_use_inner_html() -> None:
     static = Path(__file__).resolve().parent.parent / "static" / "js"
     for module in static.rglob("*.js"):
         text = module.read_text()
