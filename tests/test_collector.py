@@ -74,10 +74,15 @@ async def test_prometheus_gauges_follow_the_sample(client: LivewatchClient) -> N
     registry = client.app[keys.REGISTRY]
     assert registry.get_sample_value("livewatch_cpu_usage_ratio") == sample.cpu_percent / 100
     assert registry.get_sample_value("livewatch_memory_used_ratio") == sample.memory_percent / 100
-    assert (
-        registry.get_sample_value("livewatch_filesystem_size_bytes", {"mountpoint": "/"})
-        == sample.disk_total_bytes
-    )
+    root = {
+        metric.name: s.value
+        for metric in registry.collect()
+        if metric.name.startswith("livewatch_filesystem_")
+        for s in metric.samples
+        if s.labels["mountpoint"] == sample.disk_path
+    }
+    assert root["livewatch_filesystem_size_bytes"] == sample.disk_total_bytes
+    assert abs(root["livewatch_filesystem_used_ratio"] - sample.disk_percent / 100) < 0.01
     assert registry.get_sample_value("livewatch_load1") is not None
     text = await (await client.get("/metrics")).text()
     for name in (
