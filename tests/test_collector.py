@@ -36,7 +36,13 @@ async def test_collector_runs_at_its_interval(make_client: AppFactory) -> None:
     client = await make_client(collector_interval=0.1)
     ws = await connect(client)
     await subscribe(ws, "system")
-    seqs = [(await next_of(ws, "event"))["seq"] for _ in range(3)]
+    seqs: list[int] = []
+    while len(seqs) < 3:
+        # A busy test machine can trip the CPU alert, whose event comes on global with
+        # its own seq: only the system channel's numbering is under test.
+        event = await next_of(ws, "event")
+        if event["channel"] == "system":
+            seqs.append(event["seq"])
     assert seqs == [seqs[0], seqs[0] + 1, seqs[0] + 2]
 
 
