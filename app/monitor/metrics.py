@@ -20,7 +20,7 @@ class MonitorMetrics:
             registry=registry,
         )
         self.memory_total = Gauge(
-            "livewatch_memory_total_bytes", "Physical memory.", registry=registry
+            "livewatch_memory_total_bytes", "Total physical memory.", registry=registry
         )
         self.memory_available = Gauge(
             "livewatch_memory_available_bytes",
