@@ -37,6 +37,7 @@ class EventType(StrEnum):
 
 
 KNOWN_EVENTS = frozenset(member.value for member in EventType)
+OTHER_EVENT = "other"  # the metric label of every event type outside the built-in set
 
 
 class NoRouteError(ValueError):
@@ -78,6 +79,8 @@ class EventBroadcaster:
     def __init__(self, broker: Broker, metrics: HubMetrics) -> None:
         self._broker = broker
         self._metrics = metrics
+        for event in (*sorted(KNOWN_EVENTS), OTHER_EVENT):  # every series exists from the start
+            metrics.events_published.labels(event)
 
     async def emit(
         self,
@@ -95,7 +98,7 @@ class EventBroadcaster:
             published = await self._broker.publish(target, event, data, timestamp)
             seqs[target] = published.seq
             recipients += published.recipients
-        self._metrics.events_published.labels(event if event in KNOWN_EVENTS else "other").inc()
+        self._metrics.events_published.labels(event if event in KNOWN_EVENTS else OTHER_EVENT).inc()
         log.debug("emitted %s to %s (%d recipients)", event, ", ".join(seqs), recipients)
         return EmitResult(channels=seqs, recipients=recipients)
 

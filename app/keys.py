@@ -12,6 +12,7 @@ from app.hub.dispatch import Dispatcher
 from app.hub.hub import Hub
 from app.hub.metrics import HubMetrics
 from app.lifecycle import Lifecycle
+from app.loop_lag import LoopLag
 from app.monitor.alerts import AlertEngine
 from app.monitor.collector import Collector
 from app.monitor.health import HealthRegistry
@@ -35,3 +36,4 @@ ALERTS = web.AppKey("alerts", AlertEngine)
 COLLECTOR = web.AppKey("collector", Collector)
 HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+LOOP_LAG = web.AppKey("loop_lag", LoopLag)

@@ -14,15 +14,16 @@ import aiohttp_jinja2
 import jinja2
 import redis.asyncio as aioredis
 from aiohttp import WSCloseCode, web
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client import CollectorRegistry, Info, PlatformCollector, ProcessCollector
 
-from app import keys
+from app import __version__, keys
 from app.events import EventBroadcaster, EventType
 from app.hub.broker import MemoryBroker
 from app.hub.dispatch import Dispatcher
 from app.hub.hub import Hub
 from app.hub.metrics import HubMetrics
 from app.lifecycle import Lifecycle
+from app.loop_lag import LoopLag
 from app.monitor import checks
 from app.monitor.alert_record import AlertRecord
 from app.monitor.alerts import AlertEngine, default_rules
@@ -51,9 +52,15 @@ def create_app(settings: Settings) -> web.Application:
     registry = CollectorRegistry(auto_describe=True)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
+    Info("livewatch_build", "The running livewatch version.", registry=registry).info(
+        {"version": __version__}
+    )
     app[keys.REGISTRY] = registry
     hub_metrics = HubMetrics(registry)
-    monitor_metrics = MonitorMetrics(registry, settings.disk_path)
+    monitor_metrics = MonitorMetrics(registry, settings.collector_interval)
+    app[keys.HUB_METRICS] = hub_metrics
+    app[keys.MONITOR_METRICS] = monitor_metrics
+    app[keys.LOOP_LAG] = LoopLag(registry)
 
     broker = MemoryBroker()
     hub = Hub(
@@ -95,7 +102,15 @@ def create_app(settings: Settings) -> web.Application:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES_DIR))
     setup_routes(app, STATIC_DIR)
     app.cleanup_ctx.extend(
-        [broker_ctx, store_ctx, http_client_ctx, redis_ctx, health_watch_ctx, collector_ctx]
+        [
+            broker_ctx,
+            store_ctx,
+            http_client_ctx,
+            redis_ctx,
+            health_watch_ctx,
+            collector_ctx,
+            loop_lag_ctx,
+        ]
     )
     app.on_shutdown.append(close_websockets)
     return app
@@ -151,6 +166,11 @@ async def health_watch_ctx(app: web.Application) -> AsyncIterator[None]:
 async def collector_ctx(app: web.Application) -> AsyncIterator[None]:
     prime_cpu_percent()
     async with background(app[keys.COLLECTOR].run()):
+        yield
+
+
+async def loop_lag_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with background(app[keys.LOOP_LAG].run()):
         yield
 
 

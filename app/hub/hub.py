@@ -17,7 +17,7 @@ from aiohttp import WSCloseCode
 
 from app.hub.broker import Broker
 from app.hub.connection import Connection
-from app.hub.metrics import HubMetrics
+from app.hub.metrics import CHANNEL_KINDS, OTHER_KIND, HubMetrics
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,8 @@ BACKLOG_RETRY_SECONDS = 0.02
 
 
 def channel_kind(channel: str) -> str:
-    return channel.split(":", 1)[0] if ":" in channel else channel
+    kind = channel.split(":", 1)[0]
+    return kind if kind in CHANNEL_KINDS else OTHER_KIND
 
 
 class Hub:

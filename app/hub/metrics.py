@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# The `kind` label of the subscription gauge: the part of a channel name before ':'. Clients
+# may name other channels, which all count as "other" so the label stays bounded.
+CHANNEL_KINDS = ("global", "system", "user", "business")
+OTHER_KIND = "other"
+
 
 class HubMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -18,6 +23,8 @@ class HubMetrics:
             ["kind"],
             registry=registry,
         )
+        for kind in (*CHANNEL_KINDS, OTHER_KIND):
+            self.subscriptions.labels(kind)
         self.events_published = Counter(
             "livewatch_events_published",
             "Events published, by event type (types outside the built-in set count as 'other').",

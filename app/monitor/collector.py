@@ -54,10 +54,14 @@ class Collector:
     async def collect(self) -> Sample:
         """Take one sample and send it to all three outputs."""
         started = time.perf_counter()
-        reading = await asyncio.to_thread(read_host, self.disk_path)
-        self.metrics.observe_host(reading)
-        sample = self.sample_from(reading)
-        await self.process(sample)
+        try:
+            reading = await asyncio.to_thread(read_host, self.disk_path)
+            self.metrics.observe_host(reading)
+            sample = self.sample_from(reading)
+            await self.process(sample)
+        except Exception:
+            self.metrics.collector_failures.inc()
+            raise
         self.metrics.collector_duration.observe(time.perf_counter() - started)
         self.metrics.collector_last_success.set(time.time())
         return sample

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from app.monitor.host_collector import HostCollector
 from app.monitor.sample import HostReading
 
 HEALTH_STATES = ("healthy", "degraded", "unhealthy")
@@ -11,15 +12,15 @@ SEVERITIES = ("warning", "critical")
 
 
 class MonitorMetrics:
-    def __init__(self, registry: CollectorRegistry, disk_path: str) -> None:
-        self.disk_path = disk_path
+    def __init__(self, registry: CollectorRegistry, collector_interval: float) -> None:
+        self.host = HostCollector(registry)
         self.cpu_usage = Gauge(
             "livewatch_cpu_usage_ratio",
             "Share of CPU time spent busy across all cores since the previous sample (0-1).",
             registry=registry,
         )
         self.memory_total = Gauge(
-            "livewatch_memory_total_bytes", "Physical memory.", registry=registry
+            "livewatch_memory_total_bytes", "Total physical memory.", registry=registry
         )
         self.memory_available = Gauge(
             "livewatch_memory_available_bytes",
@@ -34,24 +35,6 @@ class MonitorMetrics:
         self.memory_used_ratio = Gauge(
             "livewatch_memory_used_ratio",
             "Memory in use as a share of total (0-1).",
-            registry=registry,
-        )
-        self.filesystem_size = Gauge(
-            "livewatch_filesystem_size_bytes",
-            "Filesystem size.",
-            ["mountpoint"],
-            registry=registry,
-        )
-        self.filesystem_free = Gauge(
-            "livewatch_filesystem_free_bytes",
-            "Filesystem space free.",
-            ["mountpoint"],
-            registry=registry,
-        )
-        self.filesystem_used_ratio = Gauge(
-            "livewatch_filesystem_used_ratio",
-            "Filesystem space used as a share of what non-root users can use (0-1).",
-            ["mountpoint"],
             registry=registry,
         )
         self.load = {
@@ -73,6 +56,17 @@ class MonitorMetrics:
             "Unix time of the last sample the collector completed.",
             registry=registry,
         )
+        self.collector_failures = Counter(
+            "livewatch_collector_failures",
+            "Host samples the collector failed to take or publish.",
+            registry=registry,
+        )
+        self.collector_interval = Gauge(
+            "livewatch_collector_interval_seconds",
+            "Configured time between host samples (LIVEWATCH_COLLECTOR_INTERVAL).",
+            registry=registry,
+        )
+        self.collector_interval.set(collector_interval)
         self.health_status = Gauge(
             "livewatch_health_check_status",
             "1 for the state each health check is in, 0 for the others.",
@@ -98,9 +92,7 @@ class MonitorMetrics:
         self.memory_available.set(reading.memory_available_bytes)
         self.memory_used.set(reading.memory_used_bytes)
         self.memory_used_ratio.set(reading.memory_percent / 100)
-        self.filesystem_size.labels(self.disk_path).set(reading.disk_total_bytes)
-        self.filesystem_free.labels(self.disk_path).set(reading.disk_free_bytes)
-        self.filesystem_used_ratio.labels(self.disk_path).set(reading.disk_percent / 100)
+        self.host.filesystems = reading.filesystems
         self.load[1].set(reading.load_1)
         self.load[5].set(reading.load_5)
         self.load[15].set(reading.load_15)

@@ -8,6 +8,8 @@ from typing import Any
 
 import psutil
 
+from app.monitor.filesystems import FilesystemUsage, read_filesystems
+
 
 @dataclass(frozen=True)
 class HostReading:
@@ -25,6 +27,7 @@ class HostReading:
     load_15: float
     net_bytes_sent: int
     net_bytes_recv: int
+    filesystems: tuple[FilesystemUsage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,4 +82,5 @@ def read_host(disk_path: str) -> HostReading:
         load_15=round(load_15, 2),
         net_bytes_sent=net.bytes_sent,
         net_bytes_recv=net.bytes_recv,
+        filesystems=read_filesystems(disk_path),
     )
