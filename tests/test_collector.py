@@ -36,7 +36,12 @@ async def test_collector_runs_at_its_interval(make_client: AppFactory) -> None:
     client = await make_client(collector_interval=0.1)
     ws = await connect(client)
     await subscribe(ws, "system")
-    seqs = [(await next_of(ws, "event"))["seq"] for _ in range(3)]
+    seqs: list[int] = []
+    while len(seqs) < 3:
+        # A busy host can fire a CPU alert, which arrives on global: count system only.
+        frame = await next_of(ws, "event")
+        if frame["channel"] == "system":
+            seqs.append(frame["seq"])
     assert seqs == [seqs[0], seqs[0] + 1, seqs[0] + 2]
 
 
