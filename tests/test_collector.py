@@ -29,7 +29,11 @@ async def test_samples_do_not_go_to_global(client: LivewatchClient) -> None:
     await client.app[keys.COLLECTOR].collect()
     await ws.send_json({"type": "ping"})
     # Frames keep their order, so a sample routed to global would arrive before the pong.
-    assert (await next_frame(ws))["type"] == "pong"
+    # (A CPU alert may: the host can be busy when the sample is taken.)
+    before_pong: list[str] = []
+    while (frame := await next_frame(ws))["type"] != "pong":
+        before_pong.append(frame["event"])
+    assert "system.metric" not in before_pong
 
 
 async def test_collector_runs_at_its_interval(make_client: AppFactory) -> None:
