@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import report
+from bench.floor import Floor, measure_floor
 from bench.receiver import raise_nofile
 from bench.scenarios import KINDS, CaseResult, Kind, run_case, scenarios
 from bench.servers import SERVER_KINDS, ServerKind
@@ -98,11 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
                 results.append(run_case(scenario, server, workdir))
+    floors: list[Floor] = []
+    for kind in kinds:
+        if kind in ("latency", "scale"):
+            clients = chosen[kind].clients
+            print(f"[{time.monotonic() - began:6.1f}s] floor: plain sends to {clients} sockets ...")
+            floors.append(measure_floor(clients, rounds=40 if clients <= 2000 else 10))
     print()
     print(report.console_table(results))
+    for floor in floors:
+        print(report.floor_line(floor))
     command = shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
     json_path, md_path, meta = report.write(
-        name, results, {k: chosen[k] for k in kinds}, mode, command
+        name, results, {k: chosen[k] for k in kinds}, mode, command, floors
     )
     print()
     for verdict in meta["targets"]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.floor import Floor
 from bench.scenarios import CaseResult, Kind, Scenario
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -76,29 +77,33 @@ def _cost(lw: CaseResult, ref: CaseResult | None) -> tuple[bool, str]:
     return ok, text
 
 
+def _latency(lw: CaseResult, _: CaseResult | None) -> tuple[bool, str]:
+    return (
+        lw.missing == 0 and lw.p99_ms <= 10.0,
+        f"p99 {lw.p99_ms:.2f} ms at arrival ({lw.read_p99_ms:.2f} ms as read by the load "
+        "generator)",
+    )
+
+
+def _scale(lw: CaseResult, _: CaseResult | None) -> tuple[bool, str]:
+    return (
+        lw.missing == 0 and lw.closed == 0 and lw.p99_ms <= 100.0,
+        f"{lw.deliveries:,} received, {lw.missing} missing, p99 {lw.p99_ms:.1f} ms at arrival "
+        f"({lw.read_p99_ms:.1f} ms as read)",
+    )
+
+
+def _memory(lw: CaseResult, _: CaseResult | None) -> tuple[bool, str]:
+    return lw.rss_per_connection_kb <= 18.0, f"{lw.rss_per_connection_kb:.1f} KB"
+
+
+# Latency targets are judged at arrival: the kernel's receive timestamp on the client
+# socket. The read time also counts the load generator's own queueing on the same cores.
 TARGETS = (
     Target("cost", "<= 4 us/delivery and >= 3x cheaper than naive", _cost),
-    Target(
-        "latency",
-        "p99 <= 10 ms",
-        lambda lw, _: (lw.p99_ms <= 10.0 and lw.missing == 0, f"p99 {lw.p99_ms:.2f} ms"),
-    ),
-    Target(
-        "memory",
-        "<= 18 KB RSS per idle connection",
-        lambda lw, _: (
-            lw.rss_per_connection_kb <= 18.0,
-            f"{lw.rss_per_connection_kb:.1f} KB",
-        ),
-    ),
-    Target(
-        "scale",
-        "every message, p99 <= 100 ms",
-        lambda lw, _: (
-            lw.missing == 0 and lw.closed == 0 and lw.p99_ms <= 100.0,
-            f"{lw.deliveries} received, {lw.missing} missing, p99 {lw.p99_ms:.1f} ms",
-        ),
-    ),
+    Target("latency", "p99 <= 10 ms", _latency),
+    Target("memory", "<= 18 KB RSS per idle connection", _memory),
+    Target("scale", "every message, p99 <= 100 ms", _scale),
 )
 
 
@@ -219,6 +224,14 @@ def console_table(results: list[CaseResult]) -> str:
     return "\n".join(lines)
 
 
+def floor_line(floor: Floor) -> str:
+    return (
+        f"floor: plain socket.send of one frame to {floor.sockets:,} loopback sockets "
+        f"(a reader on the other core), {floor.rounds} rounds: p50 {floor.p50_ms:.1f} ms, "
+        f"p99 {floor.p99_ms:.1f} ms a round, {floor.us_per_send:.1f} us per send"
+    )
+
+
 def markdown(results: list[CaseResult], meta: dict[str, Any]) -> str:
     info = meta["machine"]
     out = [
@@ -233,6 +246,9 @@ def markdown(results: list[CaseResult], meta: dict[str, Any]) -> str:
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
     out += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    if meta["floors"]:
+        out.append("")
+        out += [f"- {floor_line(Floor(**floor))}" for floor in meta["floors"]]
     if meta["targets"]:
         out += ["", "| target | wanted | measured | met |", "|---|---|---|---|"]
         out += [
@@ -248,6 +264,7 @@ def write(
     scenarios: dict[Kind, Scenario],
     mode: str,
     command: str,
+    floors: list[Floor] | None = None,
 ) -> tuple[Path, Path, dict[str, Any]]:
     meta: dict[str, Any] = {
         "mode": mode,
@@ -256,6 +273,7 @@ def write(
         "command": command,
         "machine": machine(),
         "targets": verdicts(results),
+        "floors": [dataclasses.asdict(floor) for floor in floors or []],
     }
     payload = {
         **meta,
