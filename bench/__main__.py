@@ -16,6 +16,8 @@ from bench.receiver import raise_nofile
 from bench.scenarios import KINDS, CaseResult, Kind, run_case, scenarios
 from bench.servers import SERVER_KINDS, ServerKind
 
+OTHER_LOAD_WARNING = 0.25  # cores used by processes outside the run
+
 
 def _choice(allowed: Sequence[str]) -> type[list[str]] | object:
     def parse(raw: str) -> list[str]:
@@ -109,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report.console_table(results))
     for floor in floors:
         print(report.floor_line(floor))
+    busy = [r for r in results if r.other_load > OTHER_LOAD_WARNING]
+    for r in busy:
+        print(
+            f"WARNING: other processes used {r.other_load:.2f} cores during {r.scenario}/"
+            f"{r.server}; its figures say more about the machine than about the server"
+        )
     command = shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
     json_path, md_path, meta = report.write(
         name, results, {k: chosen[k] for k in kinds}, mode, command, floors
