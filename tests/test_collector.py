@@ -29,7 +29,11 @@ async def test_samples_do_not_go_to_global(client: LivewatchClient) -> None:
     await client.app[keys.COLLECTOR].collect()
     await ws.send_json({"type": "ping"})
     # Frames keep their order, so a sample routed to global would arrive before the pong.
-    assert (await next_frame(ws))["type"] == "pong"
+    # (A CPU alert may: the host can be busy when the sample is taken.)
+    before_pong: list[str] = []
+    while (frame := await next_frame(ws))["type"] != "pong":
+        before_pong.append(frame["event"])
+    assert "system.metric" not in before_pong
 
 
 async def test_collector_runs_at_its_interval(make_client: AppFactory) -> None:
@@ -38,11 +42,10 @@ async def test_collector_runs_at_its_interval(make_client: AppFactory) -> None:
     await subscribe(ws, "system")
     seqs: list[int] = []
     while len(seqs) < 3:
-        # A busy test machine can trip the CPU alert, whose event comes on global with
-        # its own seq: only the system channel's numbering is under test.
-        event = await next_of(ws, "event")
-        if event["channel"] == "system":
-            seqs.append(event["seq"])
+        # A busy host can fire a CPU alert, which arrives on global: count system only.
+        frame = await next_of(ws, "event")
+        if frame["channel"] == "system":
+            seqs.append(frame["seq"])
     assert seqs == [seqs[0], seqs[0] + 1, seqs[0] + 2]
 
 

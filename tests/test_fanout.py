@@ -104,3 +104,24 @@ async def test_disconnect_mid_broadcast_leaves_nothing_behind(client: LivewatchC
     assert all(leaver_conn not in members for members in hub.channels.values())
     assert leaver_conn.outbox == []
     assert hub.channels["business:mid"] == set(hub.connections.values())
+
+
+async def test_chunked_flush_keeps_order_when_events_arrive_between_chunks(
+    client: LivewatchClient,
+) -> None:
+    hub = client.app[keys.HUB]
+    hub.flush_chunk = 2  # five subscribers: every flush takes three loop iterations
+    sockets = [await connect(client, "?business_id=chunks") for _ in range(5)]
+    await eventually(lambda: len(hub.channels.get("business:chunks", ())) == 5)
+    broadcaster = client.app[keys.BROADCASTER]
+    most_dirty = 0
+    for n in range(300):
+        await broadcaster.emit("task.started", {"n": n}, business_id="chunks")
+        most_dirty = max(most_dirty, len(hub._dirty))
+        if n % 3 == 0:
+            await asyncio.sleep(0)  # let one chunk go out while events keep coming
+    assert most_dirty == 5, "connections waiting for a later chunk stay queued"
+    for ws in sockets:
+        seqs = [(await next_of(ws, "event"))["seq"] for _ in range(300)]
+        assert seqs == list(range(1, 301))
+    await eventually(lambda: not hub._dirty and all(not c.outbox for c in hub.connections.values()))

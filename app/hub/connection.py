@@ -24,7 +24,7 @@ class Identity:
         return [*channels, "global"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Connection:
     connection_id: str
     ws: web.WebSocketResponse

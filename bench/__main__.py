@@ -1,0 +1,138 @@
+"""python -m bench: run the fan-out scenarios against livewatch and the naive reference."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench import report
+from bench.floor import Floor, measure_floor
+from bench.receiver import raise_nofile
+from bench.scenarios import KINDS, CaseResult, Kind, run_case, scenarios
+from bench.servers import SERVER_KINDS, ServerKind
+
+OTHER_LOAD_WARNING = 0.25  # cores used by processes outside the run
+
+
+def _choice(allowed: Sequence[str]) -> type[list[str]] | object:
+    def parse(raw: str) -> list[str]:
+        chosen = [part.strip() for part in raw.split(",") if part.strip()]
+        unknown = [part for part in chosen if part not in allowed]
+        if unknown or not chosen:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)}")
+        return chosen
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Fan-out benchmark on loopback: livewatch against a naive aiohttp server.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small numbers; the whole run takes under a minute"
+    )
+    parser.add_argument(
+        "--scenarios",
+        type=_choice(KINDS),  # type: ignore[arg-type]
+        default=list(KINDS),
+        help=f"comma-separated subset of {','.join(KINDS)} (default: all)",
+    )
+    parser.add_argument(
+        "--servers",
+        type=_choice(SERVER_KINDS),  # type: ignore[arg-type]
+        default=list(SERVER_KINDS),
+        help="comma-separated subset of livewatch,naive (default: both)",
+    )
+    parser.add_argument(
+        "--receivers",
+        type=int,
+        default=None,
+        help="receiver processes per case (default: 1, or 2 for the large scenarios)",
+    )
+    parser.add_argument(
+        "--client-nice",
+        type=int,
+        default=None,
+        help="niceness added to the receiver processes (default: 0)",
+    )
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        default=None,
+        help="keep the servers' logs and databases in this directory (default: a temp dir)",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="results name under bench/results/ (default: latest for a complete full run, "
+        "quick for --quick, partial otherwise)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    chosen = scenarios(args.quick, args.receivers, args.client_nice)
+    kinds: list[Kind] = [k for k in KINDS if k in args.scenarios]
+    servers: list[ServerKind] = [s for s in SERVER_KINDS if s in args.servers]
+    complete = len(kinds) == len(KINDS) and len(servers) == len(SERVER_KINDS)
+    name = args.out or ("quick" if args.quick else "latest" if complete else "partial")
+    mode = "quick" if args.quick else "full"
+    raise_nofile(2 * max(chosen[k].clients for k in kinds) + 256)
+
+    results: list[CaseResult] = []
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="livewatch-bench-") as tmp:
+        workdir = args.logs or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        for kind in kinds:
+            scenario = chosen[kind]
+            for server in servers:
+                print(
+                    f"[{time.monotonic() - began:6.1f}s] {kind}: {server}, "
+                    f"{scenario.clients} clients ...",
+                    flush=True,
+                )
+                results.append(run_case(scenario, server, workdir))
+    floors: list[Floor] = []
+    for kind in kinds:
+        if kind in ("latency", "scale"):
+            clients = chosen[kind].clients
+            print(f"[{time.monotonic() - began:6.1f}s] floor: plain sends to {clients} sockets ...")
+            floors.append(measure_floor(clients, rounds=40 if clients <= 2000 else 10))
+    print()
+    print(report.console_table(results))
+    for floor in floors:
+        print(report.floor_line(floor))
+    busy = [r for r in results if r.other_load > OTHER_LOAD_WARNING]
+    for r in busy:
+        print(
+            f"WARNING: other processes used {r.other_load:.2f} cores during {r.scenario}/"
+            f"{r.server}; its figures say more about the machine than about the server"
+        )
+    command = shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
+    json_path, md_path, meta = report.write(
+        name, results, {k: chosen[k] for k in kinds}, mode, command, floors
+    )
+    print()
+    for verdict in meta["targets"]:
+        mark = "met" if verdict["met"] else "NOT MET"
+        print(f"{verdict['scenario']:>8}: {verdict['target']}: {verdict['measured']} -> {mark}")
+    info = meta["machine"]
+    print(
+        f"\nmachine: {info['nproc']} cores, {info['cpu_model']}, Python {info['python']}, "
+        f"aiohttp {info['aiohttp']}; {time.monotonic() - began:.0f} s in all"
+    )
+    print(f"wrote {json_path} and {md_path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

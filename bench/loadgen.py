@@ -1,0 +1,152 @@
+"""The load generator: receiver worker processes plus HTTP publishers.
+
+The receivers (``bench.receiver``) run in their own processes; the publishers run here,
+in the orchestrating process, with aiohttp's client. Every publish carries its wall-clock
+time in ``data.t``; client and servers share the host, so receive time minus ``t`` is the
+delivery latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection as Pipe
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import aiohttp
+
+from bench import receiver
+from bench.receiver import Ready, ReceiverConfig, Tally
+
+EVENT = "bench.tick"
+
+
+@dataclass
+class Published:
+    first_at: float  # wall time of the first publish
+    last_seq: int  # the channel's seq after the last publish
+    events: int
+    failed: int
+    seconds: float
+
+
+async def _post(session: aiohttp.ClientSession, url: str, channel: str, n: int) -> tuple[int, bool]:
+    body = {"event": EVENT, "channel": channel, "data": {"t": time.time(), "n": n}}
+    async with session.post(url, json=body) as response:
+        if response.status != 202:
+            return 0, False
+        reply: dict[str, Any] = await response.json()
+        return int(reply["channels"][channel]), True
+
+
+async def publish(
+    url: str, channel: str, events: int, publishers: int, rate: float | None = None
+) -> Published:
+    """POST events: as fast as ``publishers`` concurrent requests allow, or at ``rate``/s."""
+    connector = aiohttp.TCPConnector(limit=publishers)
+    last_seq = 0
+    failed = 0
+    started = time.time()
+    began = time.monotonic()
+    async with aiohttp.ClientSession(connector=connector) as session:
+        if rate is None:
+            counter = iter(range(events))
+
+            async def worker() -> None:
+                nonlocal last_seq, failed
+                for n in counter:
+                    seq, ok = await _post(session, url, channel, n)
+                    last_seq = max(last_seq, seq)
+                    failed += not ok
+
+            await asyncio.gather(*(worker() for _ in range(publishers)))
+        else:
+            loop = asyncio.get_running_loop()
+            tasks: list[asyncio.Task[tuple[int, bool]]] = []
+            origin = loop.time()
+            for n in range(events):
+                delay = origin + n / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(_post(session, url, channel, n)))
+            for seq, ok in await asyncio.gather(*tasks):
+                last_seq = max(last_seq, seq)
+                failed += not ok
+    return Published(started, last_seq, events, failed, time.monotonic() - began)
+
+
+class Receivers:
+    """``count`` receiver processes sharing ``clients`` WebSocket clients between them."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        path: str,
+        channel: str,
+        clients: int,
+        count: int,
+        nice: int = 0,
+    ) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipes: list[Pipe] = []
+        self.procs: list[BaseProcess] = []
+        count = max(1, min(count, clients))
+        for index in range(count):
+            share = clients // count + (index < clients % count)
+            config = ReceiverConfig(host, port, path, channel, share, nice)
+            ours, theirs = context.Pipe()
+            proc = context.Process(
+                target=receiver.main, args=(theirs, config), name=f"receiver-{index}", daemon=True
+            )
+            proc.start()
+            theirs.close()
+            self.pipes.append(ours)
+            self.procs.append(proc)
+
+    def _answers(self, kind: str, within: float) -> list[Any]:
+        answers: list[Any] = []
+        deadline = time.monotonic() + within
+        for pipe, proc in zip(self.pipes, self.procs, strict=True):
+            while not pipe.poll(0.1):
+                if not proc.is_alive():
+                    raise RuntimeError(f"{proc.name} died (exit code {proc.exitcode})")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{proc.name} gave no '{kind}' within {within} s")
+            message = pipe.recv()
+            if message[0] != kind:
+                raise RuntimeError(f"{proc.name} answered {message[0]!r}, expected {kind!r}")
+            answers.append(message[1])
+        return answers
+
+    def ready(self, within: float) -> list[Ready]:
+        return self._answers("ready", within)
+
+    def send(self, *message: object) -> None:
+        for pipe in self.pipes:
+            pipe.send(message)
+
+    def max_seq(self) -> int:
+        self.send("max_seq")
+        return max(int(seq) for seq in self._answers("max_seq", 10.0))
+
+    def finish(self, last_seq: int, timeout: float) -> list[Tally]:
+        self.send("finish", last_seq, timeout)
+        return self._answers("done", timeout + 30.0)
+
+    def close(self) -> None:
+        for pipe, proc in zip(self.pipes, self.procs, strict=True):
+            if proc.is_alive():
+                with contextlib.suppress(OSError):
+                    pipe.send(("close",))
+        for pipe, proc in zip(self.pipes, self.procs, strict=True):
+            proc.join(15)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+            pipe.close()
+            proc.close()

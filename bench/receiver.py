@@ -1,0 +1,376 @@
+"""Receiver worker: holds many WebSocket clients in one process and times every frame.
+
+It avoids asyncio on purpose: one epoll loop over plain non-blocking sockets costs a few
+microseconds per read, so one process can watch thousands of sockets without becoming the
+bottleneck it is meant to measure. Each event payload is parsed once per process (payloads
+are byte-identical for every subscriber) and then looked up by its bytes.
+
+The worker talks to the orchestrator over a multiprocessing pipe:
+
+- it sends ``("ready", Ready)`` once all its clients are subscribed;
+- ``("start", t0)``: latencies count for events published at or after t0;
+- ``("max_seq",)``: answers ``("max_seq", n)``, the highest seq seen on the channel;
+- ``("finish", last_seq, timeout)``: waits until every client has every seq up to last_seq
+  (or the timeout passes), then answers ``("done", Tally)``;
+- ``("close",)``: closes the clients and exits.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import select
+import socket
+import struct
+import time
+from array import array
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.connection import Connection as Pipe
+from typing import Any
+
+from bench import wsproto
+
+# The kernel stamps each received segment (SO_TIMESTAMPNS, asm-generic value; Python 3.11 has
+# no constant for it), so the time a frame reached the socket is known apart from the time
+# this process got round to reading it.
+SO_TIMESTAMPNS = 35
+TIMESPEC = struct.Struct("@qq")
+BATCH = 50  # clients handshaking at once per worker; stays under the server's listen backlog
+RECV_SIZE = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    host: str
+    port: int
+    path: str
+    channel: str
+    clients: int
+    nice: int = 0  # added to this worker's niceness, so the server under test gets the CPU first
+    handshake_timeout: float = 30.0
+
+
+@dataclass
+class Ready:
+    clients: int
+    failed: int
+    seconds: float
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Tally:
+    clients: int
+    received: int = 0  # event frames of the channel, counted from each client's subscription
+    missing: int = 0
+    reordered: int = 0
+    duplicates: int = 0
+    closed: int = 0  # clients the server closed or reset
+    close_codes: dict[int, int] = field(default_factory=dict)
+    last_arrival: float = 0.0  # wall time of the last event frame read
+    cpu_seconds: float = 0.0  # this worker's CPU between start and done
+    system_seconds: float = 0.0  # the kernel's share of it
+    wall_seconds: float = 0.0
+    # array('d') of seconds, one per timed delivery, from publish until the frame was in our
+    # socket (the kernel's receive timestamp) and until this process read it
+    latencies: bytes = b""
+    read_latencies: bytes = b""
+
+
+class Client:
+    __slots__ = ("buf", "closed", "expected", "fd", "holes", "received", "sock", "sub_seq")
+
+    def __init__(self, sock: socket.socket, sub_seq: int, leftover: bytes) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.buf = leftover
+        self.sub_seq = sub_seq
+        self.expected = sub_seq + 1
+        self.holes: set[int] = set()
+        self.received = 0
+        self.closed = False
+
+
+def raise_nofile(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(wanted, soft)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def event_info(payload: bytes, channel: str) -> tuple[int, float] | None:
+    """(seq, publish time) of an event frame on channel; None for anything else."""
+    try:
+        frame: dict[str, Any] = json.loads(payload)
+    except ValueError:
+        return None
+    if frame.get("type") != "event" or frame.get("channel") != channel:
+        return None
+    data = frame.get("data")
+    published = data.get("t") if isinstance(data, dict) else None
+    if not isinstance(published, int | float):
+        # Collector samples carry no publish time: use the frame's RFC 3339 timestamp (ms).
+        stamp = str(frame.get("timestamp", "")).replace("Z", "+00:00")
+        published = datetime.fromisoformat(stamp).timestamp()
+    return int(frame["seq"]), float(published)
+
+
+def open_clients(config: ReceiverConfig, errors: list[str]) -> list[Client]:
+    """Connect and subscribe config.clients sockets, BATCH at a time, with blocking sockets."""
+    clients: list[Client] = []
+    subscribe = wsproto.masked_json({"type": "subscribe", "channel": config.channel})
+    for start in range(0, config.clients, BATCH):
+        socks: list[socket.socket] = []
+        for _ in range(min(BATCH, config.clients - start)):
+            try:
+                sock = socket.create_connection(
+                    (config.host, config.port), timeout=config.handshake_timeout
+                )
+            except OSError as exc:
+                errors.append(f"connect: {exc}")
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(wsproto.upgrade_request(config.host, config.port, config.path))
+            socks.append(sock)
+        for sock in socks:
+            try:
+                rest = wsproto.read_upgrade(sock)
+                sock.sendall(subscribe)
+                clients.append(_await_subscribed(sock, rest, config.channel))
+            except (OSError, wsproto.HandshakeError) as exc:
+                errors.append(f"handshake: {exc}")
+                sock.close()
+    return clients
+
+
+def _await_subscribed(sock: socket.socket, buf: bytes, channel: str) -> Client:
+    while True:
+        frames, buf = wsproto.split_frames(buf)
+        for index, (opcode, payload) in enumerate(frames):
+            if opcode != wsproto.OP_TEXT:
+                continue
+            frame = json.loads(payload)
+            if frame.get("type") == "subscribed" and frame.get("channel") == channel:
+                # Frames after the answer (events already) stay in the client's buffer.
+                later = b"".join(_reframe(op, body) for op, body in frames[index + 1 :])
+                return Client(sock, int(frame["seq"]), later + buf)
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise wsproto.HandshakeError("server closed before answering the subscribe")
+        buf += chunk
+
+
+def _reframe(opcode: int, payload: bytes) -> bytes:
+    size = len(payload)
+    if size < 126:
+        head = bytes([0x80 | opcode, size])
+    elif size < 65536:
+        head = bytes([0x80 | opcode, 126]) + size.to_bytes(2, "big")
+    else:
+        head = bytes([0x80 | opcode, 127]) + size.to_bytes(8, "big")
+    return head + payload
+
+
+def main(pipe: Pipe, config: ReceiverConfig) -> None:
+    raise_nofile(config.clients + 64)
+    if config.nice:
+        os.nice(config.nice)
+    began = time.monotonic()
+    errors: list[str] = []
+    clients = open_clients(config, errors)
+    for client in clients:
+        client.sock.setblocking(False)
+        client.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    gc.collect()
+    gc.freeze()  # nothing allocated so far needs collecting; keeps pauses out of the timings
+    pipe.send(
+        (
+            "ready",
+            Ready(len(clients), config.clients - len(clients), time.monotonic() - began, errors),
+        )
+    )
+    try:
+        Loop(pipe, config.channel, clients).run()
+    finally:
+        for client in clients:
+            client.sock.close()
+
+
+class Loop:
+    def __init__(self, pipe: Pipe, channel: str, clients: list[Client]) -> None:
+        self.pipe = pipe
+        self.channel = channel
+        self.clients = clients
+        self.by_fd = {client.fd: client for client in clients}
+        self.cache: dict[bytes, tuple[int, float] | None] = {}
+        self.latencies = array("d")
+        self.read_latencies = array("d")
+        self.t0 = float("inf")
+        self.cpu0 = 0.0
+        self.sys0 = 0.0
+        self.wall0 = 0.0
+        self.target: int | None = None
+        self.deadline = 0.0
+        self.incomplete: set[Client] = set()
+        self.last_arrival = 0.0
+        self.close_codes: dict[int, int] = {}
+        self.max_seq = max((client.sub_seq for client in clients), default=0)
+        self.reordered = 0
+        self.duplicates = 0
+
+    def run(self) -> None:
+        poller = select.epoll(len(self.clients) + 1)
+        pipe_fd = self.pipe.fileno()
+        poller.register(pipe_fd, select.EPOLLIN)
+        for client in self.clients:
+            poller.register(client.fd, select.EPOLLIN)
+        for client in self.clients:  # frames that arrived with the subscribe answer
+            if client.buf:
+                self.consume(client, b"", time.time(), time.time())
+        by_fd = self.by_fd
+        read_now = time.time
+        unpack = TIMESPEC.unpack
+        while True:
+            timeout = -1.0
+            if self.target is not None:
+                if not self.incomplete or time.monotonic() >= self.deadline:
+                    self.pipe.send(("done", self.tally()))
+                    self.target = None
+                    continue
+                timeout = max(0.0, self.deadline - time.monotonic())
+            for fd, _ in poller.poll(timeout, 4096):
+                if fd == pipe_fd:
+                    if not self.command(self.pipe.recv()):
+                        return
+                    continue
+                client = by_fd[fd]
+                try:
+                    data, ancillary, _, _ = client.sock.recvmsg(RECV_SIZE, 64)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    poller.unregister(fd)
+                    self.lose(client)
+                    continue
+                now = read_now()
+                arrived = now
+                for level, kind, stamp in ancillary:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                        seconds, nanos = unpack(stamp)
+                        arrived = seconds + nanos * 1e-9
+                self.consume(client, data, now, arrived)
+
+    def command(self, message: tuple[Any, ...]) -> bool:
+        kind = message[0]
+        if kind == "start":
+            self.t0 = float(message[1])
+            self.cpu0 = time.process_time()
+            self.sys0 = os.times().system
+            self.wall0 = time.monotonic()
+            del self.latencies[:]
+            del self.read_latencies[:]
+        elif kind == "max_seq":
+            self.pipe.send(("max_seq", self.max_seq))
+        elif kind == "finish":
+            self.target = int(message[1])
+            self.deadline = time.monotonic() + float(message[2])
+            self.incomplete = {client for client in self.clients if not self.complete(client)}
+        elif kind == "close":
+            return False
+        return True
+
+    def complete(self, client: Client) -> bool:
+        return client.closed or (
+            self.target is not None and client.expected > self.target and not client.holes
+        )
+
+    def lose(self, client: Client) -> None:
+        client.closed = True
+        self.incomplete.discard(client)
+
+    def consume(self, client: Client, data: bytes, now: float, arrived: float) -> None:
+        """Account for the frames in data: read by us at now, in our socket since arrived."""
+        buf = client.buf + data if client.buf else data
+        end = len(buf)
+        pos = 0
+        cache = self.cache
+        latencies = self.latencies
+        read_latencies = self.read_latencies
+        t0 = self.t0
+        while end - pos >= 2:
+            size = buf[pos + 1] & 0x7F
+            head = 2
+            if size == 126:
+                if end - pos < 4:
+                    break
+                size = (buf[pos + 2] << 8) | buf[pos + 3]
+                head = 4
+            elif size == 127:
+                if end - pos < 10:
+                    break
+                size = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                head = 10
+            stop = pos + head + size
+            if stop > end:
+                break
+            opcode = buf[pos] & 0x0F
+            payload = buf[pos + head : stop]
+            pos = stop
+            if opcode == wsproto.OP_TEXT:
+                if payload in cache:
+                    info = cache[payload]
+                else:
+                    info = cache[payload] = event_info(payload, self.channel)
+                if info is None:
+                    continue
+                seq, published = info
+                if seq == client.expected:
+                    client.expected = seq + 1
+                elif seq > client.expected:
+                    client.holes.update(range(client.expected, seq))
+                    client.expected = seq + 1
+                elif seq in client.holes:
+                    client.holes.discard(seq)
+                    self.reordered += 1
+                else:
+                    self.duplicates += 1
+                    continue
+                client.received += 1
+                if seq > self.max_seq:
+                    self.max_seq = seq
+                if published >= t0:
+                    latencies.append(arrived - published)
+                    read_latencies.append(now - published)
+                self.last_arrival = now
+            elif opcode == wsproto.OP_PING:
+                client.sock.send(wsproto.masked_frame(wsproto.OP_PONG, payload))
+            elif opcode == wsproto.OP_CLOSE:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                self.close_codes[code] = self.close_codes.get(code, 0) + 1
+                self.lose(client)
+        client.buf = buf[pos:] if pos < end else b""
+        if client in self.incomplete and self.complete(client):
+            self.incomplete.discard(client)
+
+    def tally(self) -> Tally:
+        target = self.target or 0
+        tally = Tally(clients=len(self.clients))
+        for client in self.clients:
+            tally.received += client.received
+            tally.missing += len(client.holes) + max(0, target - (client.expected - 1))
+            tally.closed += client.closed
+        tally.reordered = self.reordered
+        tally.duplicates = self.duplicates
+        tally.close_codes = dict(self.close_codes)
+        tally.last_arrival = self.last_arrival
+        tally.cpu_seconds = time.process_time() - self.cpu0
+        tally.system_seconds = os.times().system - self.sys0
+        tally.wall_seconds = time.monotonic() - self.wall0
+        tally.latencies = self.latencies.tobytes()
+        tally.read_latencies = self.read_latencies.tobytes()
+        return tally

@@ -1,0 +1,288 @@
+"""The results: a console table, bench/results/NAME.json and NAME.md, and the targets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.floor import Floor
+from bench.scenarios import CaseResult, Kind, Scenario
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "aiohttp": aiohttp.__version__,
+    }
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=RESULTS_DIR.parent,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=RESULTS_DIR.parent,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+@dataclass(frozen=True)
+class Target:
+    scenario: Kind
+    text: str
+    check: Callable[[CaseResult, CaseResult | None], tuple[bool, str]]
+
+
+def _cost(lw: CaseResult, ref: CaseResult | None) -> tuple[bool, str]:
+    ok = lw.cpu_us_per_delivery <= 4.0
+    text = f"{lw.cpu_us_per_delivery:.2f} us/delivery"
+    if ref is not None:
+        ratio = ref.cpu_us_per_delivery / max(1e-9, lw.cpu_us_per_delivery)
+        ok = ok and ratio >= 3.0
+        text += f", {ratio:.1f}x cheaper than naive"
+    return ok, text
+
+
+def _latency(lw: CaseResult, _: CaseResult | None) -> tuple[bool, str]:
+    return (
+        lw.missing == 0 and lw.p99_ms <= 10.0,
+        f"p99 {lw.p99_ms:.2f} ms at arrival ({lw.read_p99_ms:.2f} ms as read by the load "
+        "generator)",
+    )
+
+
+def _scale(lw: CaseResult, _: CaseResult | None) -> tuple[bool, str]:
+    return (
+        lw.missing == 0 and lw.closed == 0 and lw.p99_ms <= 100.0,
+        f"{lw.deliveries:,} received, {lw.missing} missing, p99 {lw.p99_ms:.1f} ms at arrival "
+        f"({lw.read_p99_ms:.1f} ms as read)",
+    )
+
+
+def _memory(lw: CaseResult, _: CaseResult | None) -> tuple[bool, str]:
+    return lw.rss_per_connection_kb <= 18.0, f"{lw.rss_per_connection_kb:.1f} KB"
+
+
+# Latency targets are judged at arrival: the kernel's receive timestamp on the client
+# socket. The read time also counts the load generator's own queueing on the same cores.
+TARGETS = (
+    Target("cost", "<= 4 us/delivery and >= 3x cheaper than naive", _cost),
+    Target("latency", "p99 <= 10 ms", _latency),
+    Target("memory", "<= 18 KB RSS per idle connection", _memory),
+    Target("scale", "every message, p99 <= 100 ms", _scale),
+)
+
+
+def verdicts(results: list[CaseResult]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for target in TARGETS:
+        lw = _find(results, target.scenario, "livewatch")
+        if lw is None:
+            continue
+        ok, measured = target.check(lw, _find(results, target.scenario, "naive"))
+        found.append(
+            {"scenario": target.scenario, "target": target.text, "measured": measured, "met": ok}
+        )
+    return found
+
+
+def _find(results: list[CaseResult], scenario: str, server: str) -> CaseResult | None:
+    return next((r for r in results if r.scenario == scenario and r.server == server), None)
+
+
+COLUMNS = (
+    ("scenario", "scenario"),
+    ("server", "server"),
+    ("clients", "clients"),
+    ("load", "load"),
+    ("deliveries", "deliveries"),
+    ("missing", "missing"),
+    ("deliveries/s", "deliveries_per_second"),
+    ("p50 ms", "p50_ms"),
+    ("p99 ms", "p99_ms"),
+    ("max ms", "max_ms"),
+    ("p99 read ms", "read_p99_ms"),
+    ("CPU us/delivery", "cpu_us_per_delivery"),
+    ("RSS KB/conn", "rss_per_connection_kb"),
+    ("client busy", "receiver_busy"),
+    ("other load", "other_load"),
+)
+
+
+RATIO_ATTRS = (
+    "deliveries_per_second",
+    "p50_ms",
+    "p99_ms",
+    "max_ms",
+    "read_p99_ms",
+    "cpu_us_per_delivery",
+    "rss_per_connection_kb",
+)
+
+
+def _load(result: CaseResult) -> str:
+    if result.scenario == "memory":
+        return "idle"
+    if result.scenario == "scale":
+        return f"collector {result.rate or 0:g}/s x {result.events}"
+    if result.rate:
+        return f"{result.events} ev at {result.rate:g}/s"
+    return f"{result.events} ev, {result.publishers} pub"
+
+
+def _cell(result: CaseResult, attr: str) -> str:
+    if attr == "load":
+        return _load(result)
+    value = getattr(result, attr)
+    measured = result.scenario != "memory"
+    if attr == "rss_per_connection_kb":
+        return f"{value:.1f}"
+    if not measured and attr not in ("scenario", "server", "clients"):
+        return "-"
+    if attr == "other_load":
+        return f"{value:.2f} cores"
+    if attr == "receiver_busy":
+        nice = f", nice {result.client_nice}" if result.client_nice else ""
+        return f"{value:.0%} x{result.receivers}{nice}"
+    if attr == "deliveries_per_second":
+        return f"{value:,.0f}"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _ratio_rows(results: list[CaseResult]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for scenario in dict.fromkeys(r.scenario for r in results):
+        lw = _find(results, scenario, "livewatch")
+        ref = _find(results, scenario, "naive")
+        if lw is None or ref is None:
+            continue
+        row: list[str] = []
+        for _, attr in COLUMNS:
+            if attr == "scenario":
+                row.append(scenario)
+            elif attr == "server":
+                row.append("livewatch/naive")
+            elif attr in RATIO_ATTRS and (scenario != "memory" or attr == "rss_per_connection_kb"):
+                a, b = getattr(lw, attr), getattr(ref, attr)
+                row.append(f"{a / b:.2f}" if b else "-")
+            else:
+                row.append("")
+        rows.append(row)
+    return rows
+
+
+def table_rows(results: list[CaseResult]) -> list[list[str]]:
+    rows = [[_cell(r, attr) for _, attr in COLUMNS] for r in results]
+    return rows + _ratio_rows(results)
+
+
+def console_table(results: list[CaseResult]) -> str:
+    header = [title for title, _ in COLUMNS]
+    rows = table_rows(results)
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def floor_line(floor: Floor) -> str:
+    return (
+        f"floor: plain socket.send of one frame to {floor.sockets:,} loopback sockets "
+        f"(a reader on the other core), {floor.rounds} rounds: p50 {floor.p50_ms:.1f} ms, "
+        f"p99 {floor.p99_ms:.1f} ms a round, {floor.us_per_send:.1f} us per send"
+    )
+
+
+def markdown(results: list[CaseResult], meta: dict[str, Any]) -> str:
+    info = meta["machine"]
+    out = [
+        f"# Fan-out benchmark ({meta['mode']} run)",
+        "",
+        f"- when: {meta['when']}, commit {meta['commit']}",
+        f"- machine: {info['nproc']} cores, {info['cpu_model']}, Linux {info['kernel']}",
+        f"- Python {info['python']}, aiohttp {info['aiohttp']}",
+        f"- command: `{meta['command']}`",
+        "",
+        "| " + " | ".join(title for title, _ in COLUMNS) + " |",
+        "|" + "|".join("---" for _ in COLUMNS) + "|",
+    ]
+    out += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    if meta["floors"]:
+        out.append("")
+        out += [f"- {floor_line(Floor(**floor))}" for floor in meta["floors"]]
+    if meta["targets"]:
+        out += ["", "| target | wanted | measured | met |", "|---|---|---|---|"]
+        out += [
+            f"| {v['scenario']} | {v['target']} | {v['measured']} | {'yes' if v['met'] else 'NO'} |"
+            for v in meta["targets"]
+        ]
+    return "\n".join(out) + "\n"
+
+
+def write(
+    name: str,
+    results: list[CaseResult],
+    scenarios: dict[Kind, Scenario],
+    mode: str,
+    command: str,
+    floors: list[Floor] | None = None,
+) -> tuple[Path, Path, dict[str, Any]]:
+    meta: dict[str, Any] = {
+        "mode": mode,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "command": command,
+        "machine": machine(),
+        "targets": verdicts(results),
+        "floors": [dataclasses.asdict(floor) for floor in floors or []],
+    }
+    payload = {
+        **meta,
+        "scenarios": {k: dataclasses.asdict(s) for k, s in scenarios.items()},
+        "results": [dataclasses.asdict(r) for r in results],
+    }
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    json_path = RESULTS_DIR / f"{name}.json"
+    md_path = RESULTS_DIR / f"{name}.md"
+    json_path.write_text(json.dumps(payload, indent=2) + "\n")
+    md_path.write_text(markdown(results, meta))
+    return json_path, md_path, meta

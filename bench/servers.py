@@ -1,0 +1,141 @@
+"""The servers under test, each started as its own process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+WS_PATH = "/api/monitoring/ws"
+
+ServerKind = Literal["livewatch", "naive"]
+SERVER_KINDS: tuple[ServerKind, ...] = ("livewatch", "naive")
+
+# Off in scenarios that do not measure the collector: one psutil sample an hour.
+QUIET_COLLECTOR = 3600.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """``python -m app serve`` or ``python -m bench.naive``, its log in workdir."""
+
+    def __init__(
+        self,
+        kind: ServerKind,
+        workdir: Path,
+        collector_interval: float | None = None,
+        max_outbox_bytes: int | None = None,
+    ) -> None:
+        self.kind = kind
+        self.workdir = workdir
+        self.collector_interval = collector_interval
+        self.max_outbox_bytes = max_outbox_bytes
+        self.port = free_port()
+        self.log_path = workdir / f"{kind}-{self.port}.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._ps: psutil.Process | None = None
+
+    def command(self) -> list[str]:
+        interval = str(self.collector_interval or QUIET_COLLECTOR)
+        if self.kind == "naive":
+            cmd = [sys.executable, "-m", "bench.naive", "--host", HOST, "--port", str(self.port)]
+            if self.collector_interval:
+                cmd += ["--collector-interval", interval]
+            return cmd
+        cmd = [
+            *(sys.executable, "-m", "app", "serve", "--host", HOST, "--port", str(self.port)),
+            *("--collector-interval", interval),
+            *("--database-path", str(self.workdir / f"livewatch-{self.port}.sqlite3")),
+        ]
+        if self.max_outbox_bytes is not None:
+            cmd += ["--max-outbox-bytes", str(self.max_outbox_bytes)]
+        return cmd
+
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self, ready_within: float = 30.0) -> None:
+        with self.log_path.open("wb") as log:
+            self._proc = subprocess.Popen(
+                self.command(),
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        self._ps = psutil.Process(self._proc.pid)
+        deadline = time.monotonic() + ready_within
+        while not self._answers():
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited at start-up:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.kind} did not answer within {ready_within} s")
+            time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection((HOST, self.port), timeout=2) as sock:
+                request = f"GET /livez HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n"
+                sock.sendall(request.encode())
+                return sock.recv(64).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU of the server process (all its threads)."""
+        assert self._ps is not None
+        times = self._ps.cpu_times()
+        return float(times.user + times.system)
+
+    def rss_bytes(self) -> int:
+        assert self._ps is not None
+        return int(self._ps.memory_info().rss)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, within: float = 20.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(within)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
