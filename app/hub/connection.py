@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aiohttp import web
 
 # Below this many bytes waiting in the socket's own buffer, the outbox is written out;
 # above it the frames wait in the outbox, where they count against the connection's bound.
 TRANSPORT_HIGH_WATER = 64 * 1024
+
+
+class SocketTransport(Protocol):
+    """What the hub needs of a connection's transport (asyncio's or uvloop's)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def get_write_buffer_size(self) -> int: ...
+
+    def is_closing(self) -> bool: ...
+
+    def abort(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -28,7 +40,7 @@ class Identity:
 class Connection:
     connection_id: str
     ws: web.WebSocketResponse
-    transport: asyncio.Transport
+    transport: SocketTransport
     identity: Identity
     remote: str
     channels: set[str] = field(default_factory=set)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
+from typing import cast
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -14,7 +15,7 @@ from app.auth.origin import origin_allowed
 from app.auth.tokens import TokenError, verify_token
 from app.http_errors import json_error
 from app.hub import protocol
-from app.hub.connection import Connection, Identity
+from app.hub.connection import Connection, Identity, SocketTransport
 from app.hub.hub import Hub
 from app.hub.limits import TokenBucket
 from app.hub.protocol import ErrorCode, ProtocolError
@@ -86,8 +87,9 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         )
         return ws
 
-    transport = request.transport
-    assert isinstance(transport, asyncio.Transport)
+    transport = cast(SocketTransport | None, request.transport)
+    if transport is None:  # the peer left during the handshake
+        return ws
     conn = Connection(
         connection_id=uuid.uuid4().hex,
         ws=ws,
