@@ -31,7 +31,6 @@ from app.monitor.collector import Collector
 from app.monitor.health import HealthRegistry
 from app.monitor.health_watch import HealthWatch
 from app.monitor.metrics import MonitorMetrics
-from app.monitor.sample import prime_cpu_percent
 from app.routes import setup_routes
 from app.settings import Settings
 from app.store import AlertStore
@@ -164,9 +163,13 @@ async def health_watch_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def collector_ctx(app: web.Application) -> AsyncIterator[None]:
-    prime_cpu_percent()
-    async with background(app[keys.COLLECTOR].run()):
-        yield
+    collector = app[keys.COLLECTOR]
+    await collector.prime()
+    try:
+        async with background(collector.run()):
+            yield
+    finally:
+        collector.close()
 
 
 async def loop_lag_ctx(app: web.Application) -> AsyncIterator[None]:

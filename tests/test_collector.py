@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from typing import Any
+
+import psutil
+import pytest
 
 from app import keys
 from app.monitor.sample import SAMPLE_FIELDS
@@ -104,3 +110,27 @@ async def test_prometheus_gauges_follow_the_sample(client: LivewatchClient) -> N
         "process_resident_memory_bytes",
     ):
         assert name in text, name
+
+
+async def test_cpu_is_always_read_on_the_thread_that_primed_it(
+    make_client: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psutil keeps the cpu_percent(interval=None) baseline per thread: a reading on any other
+    thread than the previous one is 0.0 % or an average over an unknown span."""
+    threads: list[int] = []
+    real = psutil.cpu_percent
+
+    def recording(*args: Any, **kwargs: Any) -> float:
+        threads.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(psutil, "cpu_percent", recording)
+    client = await make_client()
+    collector = client.app[keys.COLLECTOR]
+    for _ in range(4):
+        # Keep the default executor busy, so a to_thread reading would move threads.
+        blockers = [asyncio.to_thread(time.sleep, 0.02) for _ in range(3)]
+        await asyncio.gather(collector.collect(), *blockers)
+    assert len(threads) == 5, "one priming call, then one per sample"
+    assert len(set(threads)) == 1
+    assert threads[0] != threading.get_ident()

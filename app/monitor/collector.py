@@ -6,17 +6,22 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
+from typing import Any, TypeVar
 
 from app.events import EventBroadcaster, EventType
 from app.hub.hub import Hub
 from app.monitor.alerts import AlertEngine
 from app.monitor.metrics import MonitorMetrics
-from app.monitor.sample import SAMPLE_FIELDS, HostReading, Sample, read_host
+from app.monitor.sample import SAMPLE_FIELDS, HostReading, Sample, prime_cpu_percent, read_host
 from app.periodic import run_every
 from app.timeutil import now_rfc3339
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Collector:
@@ -40,6 +45,20 @@ class Collector:
             maxlen=max(1, int(history_seconds / interval) + 1)
         )
         self.last: Sample | None = None
+        # psutil.cpu_percent(interval=None) keeps its baseline per thread: read the host on
+        # one thread of our own, or a reading taken on a fresh asyncio.to_thread worker says
+        # 0.0 % and one on a long-idle worker averages over minutes.
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livewatch-host")
+
+    async def _on_reader(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
+
+    async def prime(self) -> None:
+        """Set the CPU baseline on the reader thread, one period before the first sample."""
+        await self._on_reader(prime_cpu_percent)
+
+    def close(self) -> None:
+        self._reader.shutdown(wait=False, cancel_futures=True)
 
     def sample_from(self, reading: HostReading) -> Sample:
         host = asdict(reading)
@@ -55,7 +74,7 @@ class Collector:
         """Take one sample and send it to all three outputs."""
         started = time.perf_counter()
         try:
-            reading = await asyncio.to_thread(read_host, self.disk_path)
+            reading = await self._on_reader(read_host, self.disk_path)
             self.metrics.observe_host(reading)
             sample = self.sample_from(reading)
             await self.process(sample)
