@@ -7,12 +7,12 @@ only when told to, and its receive buffer can be made tiny.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import socket
 import struct
 from typing import Any
+
+from bench import wsproto
 
 
 class RawWebSocket:
@@ -29,14 +29,7 @@ class RawWebSocket:
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, (host, port))
         reader, writer = await asyncio.open_connection(sock=sock, limit=2**20)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            (
-                f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
+        writer.write(wsproto.upgrade_request(host, port, path))
         status = await reader.readline()
         assert b" 101 " in status, status
         while (await reader.readline()) != b"\r\n":
@@ -55,19 +48,7 @@ class RawWebSocket:
 
     async def send_frame(self, opcode: int, payload: bytes) -> None:
         """One final, masked frame (clients must mask), whatever its payload."""
-        size = len(payload)
-        if size < 126:
-            header = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
-        elif size < 65536:
-            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
-        else:
-            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
-        mask = os.urandom(4)
-        repeated = (mask * (size // 4 + 1))[:size]
-        masked = (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(
-            size, "big"
-        )
-        self.writer.write(header + mask + masked)
+        self.writer.write(wsproto.masked_frame(opcode, payload))
         await self.writer.drain()
 
     async def send_json(self, payload: dict[str, Any]) -> None:

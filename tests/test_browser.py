@@ -24,7 +24,8 @@ import pytest
 import pytest_asyncio
 
 from app.timeutil import rfc3339
-from tests.test_cli import ROOT, free_port, wait_until_live
+from tests.conftest import free_port
+from tests.test_cli import ROOT, wait_until_live
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page

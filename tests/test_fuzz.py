@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from hypothesis import strategies as st
 from app import keys
 from app.server import create_app
 from app.settings import Settings
+from tests.conftest import free_port
 from tests.rawws import RawWebSocket
 
 TEXT, BINARY, CLOSE, PING = 0x1, 0x2, 0x8, 0x9
@@ -140,13 +140,6 @@ class FuzzBench:
             if frame["type"] == "event" and frame["channel"] == "business:fuzz":
                 assert frame["seq"] == self.published, "the listener missed an event"
                 return
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

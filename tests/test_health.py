@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -12,16 +11,9 @@ from aiohttp.test_utils import TestServer
 
 from app import keys
 from app.monitor.health import DEGRADED, HEALTHY, UNHEALTHY, HealthRegistry, Outcome
-from tests.conftest import AppFactory, LivewatchClient
+from tests.conftest import AppFactory, LivewatchClient, free_port
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def test_default_health_is_a_real_database_query(client: LivewatchClient) -> None:

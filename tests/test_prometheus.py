@@ -11,7 +11,6 @@ import contextlib
 import math
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -26,7 +25,7 @@ from app import keys
 from app.server import create_app
 from app.settings import Settings
 from tests import promql
-from tests.conftest import LivewatchClient, connect, publish
+from tests.conftest import LivewatchClient, connect, free_port, publish
 
 pytestmark = pytest.mark.prometheus
 
@@ -97,13 +96,6 @@ def test_promtool_rule_unit_tests_pass() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.asynccontextmanager
