@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,17 @@ from app.store import AlertStore
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def page_root() -> Path:
+    """Where templates/ and static/ are: beside the package in a checkout (and an editable
+    install), or under <prefix>/share/livewatch when installed from a wheel."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "templates").is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "livewatch"
+
+
+ROOT = page_root()
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = ROOT / "static"
 
