@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -10,21 +9,17 @@ from app.events import EventBroadcaster
 from app.hub.broker import Broker
 from app.hub.dispatch import Dispatcher
 from app.hub.hub import Hub
-from app.hub.metrics import HubMetrics
 from app.lifecycle import Lifecycle
 from app.loop_lag import LoopLag
 from app.monitor.alerts import AlertEngine
 from app.monitor.collector import Collector
 from app.monitor.health import HealthRegistry
 from app.monitor.health_watch import HealthWatch
-from app.monitor.metrics import MonitorMetrics
 from app.settings import Settings
 from app.store import AlertStore
 
 SETTINGS = web.AppKey("settings", Settings)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
-HUB_METRICS = web.AppKey("hub_metrics", HubMetrics)
-MONITOR_METRICS = web.AppKey("monitor_metrics", MonitorMetrics)
 BROKER = web.AppKey("broker", Broker)
 HUB = web.AppKey("hub", Hub)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
@@ -34,6 +29,5 @@ HEALTH = web.AppKey("health", HealthRegistry)
 HEALTH_WATCH = web.AppKey("health_watch", HealthWatch)
 ALERTS = web.AppKey("alerts", AlertEngine)
 COLLECTOR = web.AppKey("collector", Collector)
-HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 LOOP_LAG = web.AppKey("loop_lag", LoopLag)

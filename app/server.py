@@ -68,8 +68,6 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.REGISTRY] = registry
     hub_metrics = HubMetrics(registry)
     monitor_metrics = MonitorMetrics(registry, settings.collector_interval)
-    app[keys.HUB_METRICS] = hub_metrics
-    app[keys.MONITOR_METRICS] = monitor_metrics
     app[keys.LOOP_LAG] = LoopLag(registry)
 
     broker = MemoryBroker()
@@ -146,7 +144,6 @@ async def http_client_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     timeout = aiohttp.ClientTimeout(total=settings.health_timeout)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        app[keys.HTTP_CLIENT] = session
         if settings.llm_health_url:
             app[keys.HEALTH].register("llm", checks.llm_check(session, settings.llm_health_url))
         yield

@@ -294,7 +294,11 @@ class Loop:
         self.incomplete.discard(client)
 
     def consume(self, client: Client, data: bytes, now: float, arrived: float) -> None:
-        """Account for the frames in data: read by us at now, in our socket since arrived."""
+        """Account for the frames in data: read by us at now, in our socket since arrived.
+
+        The frame walk of wsproto.split_frames is inlined here: this loop runs once per
+        delivered frame and the receiver, not the server, is the busier side in the cost case.
+        """
         buf = client.buf + data if client.buf else data
         end = len(buf)
         pos = 0
