@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import sys
@@ -15,26 +14,17 @@ from app import __version__
 from app.auth.tokens import issue_token, parse_duration
 from app.logs import RedactingAccessLogger, configure_logging
 from app.settings import (
-    BOOLEAN_FLAGS,
-    ENV_ONLY,
-    PARSERS,
     Settings,
     SettingsError,
+    check_secret,
+    default_text,
     env_name,
+    flag_name,
     load_settings,
+    specs,
 )
 
 log = logging.getLogger("app")
-
-FLAG_HELP = {
-    "host": "address to bind (default 127.0.0.1)",
-    "port": "TCP port (default 8080)",
-    "collector_interval": "seconds between host samples (default 2)",
-    "database_path": "SQLite file for the alert history (default var/livewatch.sqlite3)",
-    "redis_url": "redis:// URL; registers the redis health check",
-    "llm_health_url": "http(s) URL probed by the llm health check, e.g. Ollama's /api/tags",
-    "log_format": "text or json (default text)",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,18 +33,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"livewatch {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the service")
-    for name in PARSERS:
-        if name in ENV_ONLY:
+    serve = commands.add_parser(
+        "serve",
+        help="run the service",
+        description="Run the service. Every flag is also an environment variable; flags win.",
+        epilog="Secrets are read from the environment only, never from flags (which show in "
+        + "`ps`): "
+        + "; ".join(
+            f"{env_name(item.name)}: {spec.help}" for item, spec in specs() if spec.env_only
+        )
+        + ".",
+    )
+    for item, spec in specs():
+        if spec.env_only:
             continue
-        default = Settings.__dataclass_fields__[name].default
-        hint = FLAG_HELP.get(name, "" if default is dataclasses.MISSING else f"default {default}")
-        help_text = f"{hint}; env {env_name(name)}".lstrip("; ")
-        flag = "--" + name.replace("_", "-")
-        if name in BOOLEAN_FLAGS:
-            serve.add_argument(flag, dest=name, action="store_const", const="true", help=help_text)
+        default = default_text(item)
+        help_text = f"{spec.help} (default {default}; env {env_name(item.name)})"
+        if not default:
+            help_text = f"{spec.help} (env {env_name(item.name)})"
+        if spec.switch:
+            serve.add_argument(
+                flag_name(item.name),
+                dest=item.name,
+                action="store_const",
+                const="true",
+                help=help_text,
+            )
         else:
-            serve.add_argument(flag, dest=name, metavar=name.split("_")[-1].upper(), help=help_text)
+            serve.add_argument(
+                flag_name(item.name), dest=item.name, metavar=spec.parser.metavar, help=help_text
+            )
     token = commands.add_parser(
         "token", help="print a signed connection token (needs LIVEWATCH_SECRET in the environment)"
     )
@@ -70,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "token":
         return print_token(args.user, args.business, args.ttl)
-    overrides = {name: getattr(args, name) for name in PARSERS if name not in ENV_ONLY}
+    overrides = {item.name: getattr(args, item.name) for item, spec in specs() if not spec.env_only}
     try:
         settings = load_settings(overrides=overrides)
     except SettingsError as exc:
@@ -85,9 +93,13 @@ def print_token(user: str, businesses: list[str], ttl: str) -> int:
     try:
         if not secret:
             raise SettingsError(f"{env_name('secret')} is not set; tokens are signed with it")
-        lifetime = parse_duration(ttl)
-        print(issue_token(secret, user, businesses, lifetime))
-    except (SettingsError, ValueError) as exc:
+        check_secret("secret", secret)
+    except SettingsError as exc:
+        print(f"livewatch: bad setting: {exc}", file=sys.stderr)
+        return 2
+    try:
+        print(issue_token(secret, user, businesses, parse_duration(ttl)))
+    except ValueError as exc:
         print(f"livewatch: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -17,24 +17,24 @@ import redis.asyncio as aioredis
 from aiohttp import WSCloseCode, web
 from prometheus_client import CollectorRegistry, Info, PlatformCollector, ProcessCollector
 
-from app import __version__, keys
-from app.events import EventBroadcaster, EventType
-from app.hub.broker import MemoryBroker
+from app import __version__
 from app.hub.dispatch import Dispatcher
+from app.hub.events import EventBroadcaster
 from app.hub.hub import Hub
+from app.hub.memory_broker import MemoryBroker
 from app.hub.metrics import HubMetrics
 from app.lifecycle import Lifecycle
 from app.loop_lag import LoopLag
 from app.monitor import checks
-from app.monitor.alert_record import AlertRecord
+from app.monitor.alert_store import AlertStore
 from app.monitor.alerts import AlertEngine, default_rules
 from app.monitor.collector import Collector
 from app.monitor.health import HealthRegistry
 from app.monitor.health_watch import HealthWatch
 from app.monitor.metrics import MonitorMetrics
-from app.routes import setup_routes
 from app.settings import Settings
-from app.store import AlertStore
+from app.web import keys
+from app.web.routes import setup_routes
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +77,8 @@ def create_app(settings: Settings) -> web.Application:
     broadcaster = EventBroadcaster(broker, hub_metrics)
     store = AlertStore(settings.database_path, settings.alert_history_limit)
     health = HealthRegistry(timeout=settings.health_timeout)
-
-    async def announce(record: AlertRecord) -> None:
-        event = (
-            EventType.SYSTEM_ALERT if record.state == "firing" else EventType.SYSTEM_ALERT_RESOLVED
-        )
-        await broadcaster.emit(event, {**record.as_dict(), "details": {}})
-
     alerts = AlertEngine(
-        default_rules(settings), settings.alert_hysteresis, store, monitor_metrics, announce
+        default_rules(settings), settings.alert_hysteresis, store, monitor_metrics, broadcaster
     )
     app[keys.BROKER] = broker
     app[keys.HUB] = hub
@@ -101,7 +94,7 @@ def create_app(settings: Settings) -> web.Application:
         settings.collector_interval,
         settings.history_seconds,
         settings.disk_path,
-        hub,
+        hub.figures,
         broadcaster,
         monitor_metrics,
         alerts,

@@ -1,11 +1,16 @@
-"""Settings: one frozen dataclass, filled from LIVEWATCH_* variables and CLI flags."""
+"""Settings: one frozen dataclass, filled from LIVEWATCH_* variables and `serve` flags.
+
+Each field carries its own parser and help text as metadata, so the environment reader,
+the flag table and `serve --help` are all derived from this one class.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +18,7 @@ from urllib.parse import urlsplit
 
 ENV_PREFIX = "LIVEWATCH_"
 MIN_SECRET_LENGTH = 32
+THRESHOLD_RULES = ("cpu", "memory", "disk")
 
 
 class SettingsError(ValueError):
@@ -20,131 +26,81 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class Threshold:
-    warning: float
-    critical: float
+class Parser:
+    """Turns the raw text of a variable or flag into a value; ValueError says why not."""
+
+    parse: Callable[[str], Any]
+    metavar: str
+
+    def __call__(self, raw: str) -> Any:
+        return self.parse(raw)
 
 
 @dataclass(frozen=True)
-class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    node: str = field(default_factory=lambda: os.uname().nodename)
-    log_format: str = "text"
-    log_level: str = "INFO"
-    collector_interval: float = 2.0
-    health_interval: float = 10.0
-    health_timeout: float = 3.0
-    history_seconds: int = 900
-    disk_path: str = "/"
-    cpu_warning: float = 75.0
-    cpu_critical: float = 90.0
-    memory_warning: float = 80.0
-    memory_critical: float = 90.0
-    disk_warning: float = 80.0
-    disk_critical: float = 90.0
-    alert_hysteresis: float = 5.0
-    alert_history_limit: int = 1000
-    database_path: Path = Path("var/livewatch.sqlite3")
-    redis_url: str | None = None
-    llm_health_url: str | None = None
-    heartbeat: float = 30.0
-    max_outbox_bytes: int = 1024 * 1024
-    shutdown_timeout: float = 5.0
-    secret: str | None = field(default=None, repr=False)
-    publish_key: str | None = field(default=None, repr=False)
-    insecure_open: bool = False
-    allowed_origins: tuple[str, ...] = ()
-    max_frame_bytes: int = 64 * 1024
-    rate_limit: float = 20.0
-    rate_burst: int = 40
-    max_subscriptions: int = 128
-    max_connections_per_user: int = 32
-    max_publish_bytes: int = 256 * 1024
-
-    def __post_init__(self) -> None:
-        if self.secret is not None and len(self.secret) < MIN_SECRET_LENGTH:
-            raise SettingsError(
-                f"{env_name('secret')} is {len(self.secret)} characters; use at least "
-                f"{MIN_SECRET_LENGTH} random characters (e.g. `openssl rand -hex 32`)"
-            )
-        if self.publish_key is not None and len(self.publish_key) < MIN_SECRET_LENGTH:
-            raise SettingsError(
-                f"{env_name('publish_key')} is {len(self.publish_key)} characters; use at least "
-                f"{MIN_SECRET_LENGTH} random characters"
-            )
-        if self.secret is None and not self.is_loopback and not self.insecure_open:
-            raise SettingsError(
-                f"refusing to serve without authentication on {self.host}, which is not a "
-                f"loopback address: set {env_name('secret')} (and {env_name('publish_key')}), "
-                "bind to 127.0.0.1, or pass --insecure-open if you really mean it"
-            )
-        for rule in ("cpu", "memory", "disk"):
-            limits = self.threshold(rule)
-            if not 0 < limits.warning < limits.critical <= 100:
-                raise SettingsError(
-                    f"{env_name(rule + '_warning')}={limits.warning} and "
-                    f"{env_name(rule + '_critical')}={limits.critical}: "
-                    "need 0 < warning < critical <= 100"
-                )
-            if limits.warning <= self.alert_hysteresis:
-                raise SettingsError(
-                    f"{env_name(rule + '_warning')}={limits.warning} is not above "
-                    f"{env_name('alert_hysteresis')}={self.alert_hysteresis}: "
-                    "such an alert could never resolve"
-                )
-
-    def threshold(self, rule: str) -> Threshold:
-        return Threshold(
-            warning=getattr(self, f"{rule}_warning"),
-            critical=getattr(self, f"{rule}_critical"),
-        )
-
-    @property
-    def open_mode(self) -> bool:
-        """No secret: identity comes unchecked from the query string, as in the original plan."""
-        return self.secret is None
-
-    @property
-    def is_loopback(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+class Spec:
+    parser: Parser
+    help: str
+    env_only: bool = False  # secrets: a flag would show them in `ps`
+    switch: bool = False  # a flag that takes no value
 
 
-def env_name(setting: str) -> str:
-    return ENV_PREFIX + setting.upper()
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    parser: Parser,
+    help: str,
+    env_only: bool = False,
+    switch: bool = False,
+    default_factory: Callable[[], Any] | None = None,
+) -> Any:
+    metadata = {"spec": Spec(parser, help, env_only, switch)}
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata=metadata)
+    return field(default=default, metadata=metadata, repr=not env_only)
+
+
+def _number(raw: str, kind: Callable[[str], Any]) -> Any:
+    # int() and float() take "5_0" and other scripts' digits; a setting should not.
+    if not raw.isascii() or "_" in raw:
+        raise ValueError("must be a number" if kind is float else "must be an integer")
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError("must be a number" if kind is float else "must be an integer") from None
 
 
 def _positive_float(raw: str) -> float:
-    value = float(raw)
-    if not value > 0 or value != value or value == float("inf"):
+    value: float = _number(raw, float)
+    if not value > 0 or not math.isfinite(value):
         raise ValueError("must be a positive number")
     return value
 
 
 def _percent(raw: str) -> float:
-    value = float(raw)
+    value: float = _number(raw, float)
     if not 0 <= value <= 100:
         raise ValueError("must be a percentage between 0 and 100")
     return value
 
 
 def _positive_int(raw: str) -> int:
-    value = int(raw)
+    value: int = _number(raw, int)
     if value <= 0:
         raise ValueError("must be a positive integer")
     return value
 
 
 def _port(raw: str) -> int:
-    value = int(raw)
+    value: int = _number(raw, int)
     if not 0 <= value <= 65535:
         raise ValueError("must be a TCP port between 0 and 65535")
     return value
+
+
+def _non_empty(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("must not be empty")
+    return raw
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -179,7 +135,7 @@ def _bool(raw: str) -> bool:
     raise ValueError("must be true or false")
 
 
-def _optional_secret(raw: str) -> str | None:
+def _optional(raw: str) -> str | None:
     return raw or None
 
 
@@ -194,88 +150,229 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
-def _non_empty(raw: str) -> str:
-    if not raw.strip():
-        raise ValueError("must not be empty")
-    return raw
+SECONDS = Parser(_positive_float, "SECONDS")
+PERCENT = Parser(_percent, "PERCENT")
+COUNT = Parser(_positive_int, "N")
+BYTES = Parser(_positive_int, "BYTES")
+TEXT = Parser(_non_empty, "TEXT")
+SECRET = Parser(_optional, "SECRET")
+SWITCH = Parser(_bool, "BOOL")
 
 
-PARSERS: dict[str, Callable[[str], Any]] = {
-    "host": _non_empty,
-    "port": _port,
-    "node": _non_empty,
-    "log_format": _choice("text", "json"),
-    "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
-    "collector_interval": _positive_float,
-    "health_interval": _positive_float,
-    "health_timeout": _positive_float,
-    "history_seconds": _positive_int,
-    "disk_path": _non_empty,
-    "cpu_warning": _percent,
-    "cpu_critical": _percent,
-    "memory_warning": _percent,
-    "memory_critical": _percent,
-    "disk_warning": _percent,
-    "disk_critical": _percent,
-    "alert_hysteresis": _percent,
-    "alert_history_limit": _positive_int,
-    "database_path": lambda raw: Path(_non_empty(raw)),
-    "redis_url": _url("redis", "rediss", "unix"),
-    "llm_health_url": _url("http", "https"),
-    "heartbeat": _positive_float,
-    "max_outbox_bytes": _positive_int,
-    "shutdown_timeout": _positive_float,
-    "secret": _optional_secret,
-    "publish_key": _optional_secret,
-    "insecure_open": _bool,
-    "allowed_origins": _origins,
-    "max_frame_bytes": _positive_int,
-    "rate_limit": _positive_float,
-    "rate_burst": _positive_int,
-    "max_subscriptions": _positive_int,
-    "max_connections_per_user": _positive_int,
-    "max_publish_bytes": _positive_int,
-}
-
-# Secrets are read from the environment only: a flag would show them in `ps`.
-ENV_ONLY = frozenset({"secret", "publish_key"})
-BOOLEAN_FLAGS = frozenset({"insecure_open"})
+@dataclass(frozen=True)
+class Threshold:
+    warning: float
+    critical: float
 
 
-def _parse(name: str, raw: str, source: str) -> Any:
+@dataclass(frozen=True)
+class Settings:
+    host: str = setting("127.0.0.1", parser=Parser(_non_empty, "ADDRESS"), help="address to bind")
+    port: int = setting(8080, parser=Parser(_port, "PORT"), help="TCP port")
+    node: str = setting(
+        parser=Parser(_non_empty, "NAME"),
+        help="this node's name in the connected frame and logs (default: the host name)",
+        default_factory=lambda: os.uname().nodename,
+    )
+    log_format: str = setting(
+        "text", parser=Parser(_choice("text", "json"), "FORMAT"), help="text or json"
+    )
+    log_level: str = setting(
+        "INFO",
+        parser=Parser(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "LEVEL"),
+        help="DEBUG, INFO, WARNING or ERROR",
+    )
+    collector_interval: float = setting(2.0, parser=SECONDS, help="seconds between host samples")
+    health_interval: float = setting(
+        10.0, parser=SECONDS, help="seconds between background health rounds"
+    )
+    health_timeout: float = setting(3.0, parser=SECONDS, help="time limit of one health check")
+    history_seconds: int = setting(
+        900,
+        parser=Parser(_positive_int, "SECONDS"),
+        help="how far back the page's charts can be seeded from",
+    )
+    disk_path: str = setting(
+        "/", parser=Parser(_non_empty, "PATH"), help="filesystem the disk gauge and rule watch"
+    )
+    cpu_warning: float = setting(75.0, parser=PERCENT, help="CPU alert warning level")
+    cpu_critical: float = setting(90.0, parser=PERCENT, help="CPU alert critical level")
+    memory_warning: float = setting(80.0, parser=PERCENT, help="memory alert warning level")
+    memory_critical: float = setting(90.0, parser=PERCENT, help="memory alert critical level")
+    disk_warning: float = setting(80.0, parser=PERCENT, help="disk alert warning level")
+    disk_critical: float = setting(90.0, parser=PERCENT, help="disk alert critical level")
+    alert_hysteresis: float = setting(
+        5.0, parser=PERCENT, help="points below its level an alert must fall to resolve"
+    )
+    alert_history_limit: int = setting(
+        1000, parser=COUNT, help="alert records kept in the database"
+    )
+    database_path: Path = setting(
+        Path("var/livewatch.sqlite3"),
+        parser=Parser(lambda raw: Path(_non_empty(raw)), "PATH"),
+        help="SQLite file for the alert history",
+    )
+    redis_url: str | None = setting(
+        None,
+        parser=Parser(_url("redis", "rediss", "unix"), "URL"),
+        help="redis:// URL; registers the redis health check",
+    )
+    llm_health_url: str | None = setting(
+        None,
+        parser=Parser(_url("http", "https"), "URL"),
+        help="http(s) URL probed by the llm health check, e.g. Ollama's /api/tags",
+    )
+    heartbeat: float = setting(30.0, parser=SECONDS, help="WebSocket ping interval")
+    max_outbox_bytes: int = setting(
+        1024 * 1024, parser=BYTES, help="bytes a connection may be owed before it is cut off (1013)"
+    )
+    shutdown_timeout: float = setting(
+        5.0, parser=SECONDS, help="time to wait for close handshakes at shutdown"
+    )
+    secret: str | None = setting(
+        None, parser=SECRET, help="signs connection tokens; enables token mode", env_only=True
+    )
+    publish_key: str | None = setting(
+        None, parser=SECRET, help="bearer key for POST /api/events", env_only=True
+    )
+    insecure_open: bool = setting(
+        False,
+        parser=SWITCH,
+        help="allow open mode (no secret) on a non-loopback bind",
+        switch=True,
+    )
+    allowed_origins: tuple[str, ...] = setting(
+        (),
+        parser=Parser(_origins, "ORIGINS"),
+        help="comma-separated scheme://host[:port] origins allowed to open a WebSocket "
+        "(default: the host the request was sent to)",
+    )
+    max_frame_bytes: int = setting(
+        64 * 1024, parser=BYTES, help="largest client frame accepted (larger: close 1009)"
+    )
+    rate_limit: float = setting(
+        20.0, parser=Parser(_positive_float, "PER_SECOND"), help="client messages per second"
+    )
+    rate_burst: int = setting(40, parser=COUNT, help="client messages allowed in a burst")
+    max_subscriptions: int = setting(128, parser=COUNT, help="subscriptions per connection")
+    max_connections_per_user: int = setting(32, parser=COUNT, help="open connections per user id")
+    max_publish_bytes: int = setting(
+        256 * 1024, parser=BYTES, help="largest POST /api/events body (larger: 413)"
+    )
+
+    def __post_init__(self) -> None:
+        # Embedding code passes plain strings for paths; the rest of livewatch wants a Path.
+        if not isinstance(self.database_path, Path):
+            object.__setattr__(self, "database_path", Path(self.database_path))
+        check_secret("secret", self.secret)
+        check_secret("publish_key", self.publish_key)
+        if self.secret is None and not self.is_loopback and not self.insecure_open:
+            raise SettingsError(
+                f"refusing to serve without authentication on {self.host}, which is not a "
+                f"loopback address: set {env_name('secret')} (and {env_name('publish_key')}), "
+                "bind to 127.0.0.1, or pass --insecure-open if you really mean it"
+            )
+        for rule in THRESHOLD_RULES:
+            limits = self.threshold(rule)
+            if not 0 < limits.warning < limits.critical <= 100:
+                raise SettingsError(
+                    f"{env_name(rule + '_warning')}={limits.warning} and "
+                    f"{env_name(rule + '_critical')}={limits.critical}: "
+                    "need 0 < warning < critical <= 100"
+                )
+            if limits.warning <= self.alert_hysteresis:
+                raise SettingsError(
+                    f"{env_name(rule + '_warning')}={limits.warning} is not above "
+                    f"{env_name('alert_hysteresis')}={self.alert_hysteresis}: "
+                    "such an alert could never resolve"
+                )
+
+    def threshold(self, rule: str) -> Threshold:
+        return Threshold(
+            warning=getattr(self, f"{rule}_warning"),
+            critical=getattr(self, f"{rule}_critical"),
+        )
+
+    @property
+    def open_mode(self) -> bool:
+        """No secret: identity comes unchecked from the query string."""
+        return self.secret is None
+
+    @property
+    def is_loopback(self) -> bool:
+        return is_loopback_host(self.host)
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
     try:
-        return PARSERS[name](raw.strip())
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def env_name(setting_name: str) -> str:
+    return ENV_PREFIX + setting_name.upper()
+
+
+def flag_name(setting_name: str) -> str:
+    return "--" + setting_name.replace("_", "-")
+
+
+def check_secret(setting_name: str, value: str | None) -> None:
+    """The one rule for secrets and keys, for `serve` and `token` alike."""
+    if value is not None and len(value) < MIN_SECRET_LENGTH:
+        raise SettingsError(
+            f"{env_name(setting_name)} is {len(value)} characters; use at least "
+            f"{MIN_SECRET_LENGTH} random characters (e.g. `openssl rand -hex 32`)"
+        )
+
+
+def specs() -> Iterator[tuple[dataclasses.Field[Any], Spec]]:
+    for item in dataclasses.fields(Settings):
+        yield item, item.metadata["spec"]
+
+
+def default_text(item: dataclasses.Field[Any]) -> str:
+    """A field's default as a person would write it in a variable."""
+    if item.default_factory is not dataclasses.MISSING:
+        return ""
+    value = item.default
+    if value is None or value == ():
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _parse(name: str, spec: Spec, raw: str, source: str) -> Any:
+    try:
+        return spec.parser(raw.strip())
     except ValueError as exc:
-        reason = str(exc)
-        if reason.startswith("invalid literal for int"):
-            reason = "must be an integer"
-        elif reason.startswith("could not convert"):
-            reason = "must be a number"
-        raise SettingsError(f"{source}={raw!r}: {reason}") from None
+        raise SettingsError(f"{source}={raw!r}: {exc}") from None
 
 
 def load_settings(
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, str | None] | None = None,
 ) -> Settings:
-    """Build Settings from the environment, then CLI overrides (raw strings) on top.
+    """Build Settings from the environment, then flag values (raw strings) on top.
 
     Overrides are keyed by setting name; a None value means "flag not given".
     """
     env = os.environ if env is None else env
+    overrides = overrides or {}
     values: dict[str, Any] = {}
-    for name in PARSERS:
-        var = env_name(name)
+    for item, spec in specs():
+        var = env_name(item.name)
         if var in env:
-            values[name] = _parse(name, env[var], var)
-    for name, raw in (overrides or {}).items():
+            values[item.name] = _parse(item.name, spec, env[var], var)
+        raw = overrides.get(item.name)
         if raw is not None:
-            if name in ENV_ONLY:
-                raise SettingsError(f"{name} can only be set with {env_name(name)}")
-            flag = "--" + name.replace("_", "-")
-            values[name] = _parse(name, raw, flag)
+            if spec.env_only:
+                raise SettingsError(f"{item.name} can only be set with {var}")
+            values[item.name] = _parse(item.name, spec, raw, flag_name(item.name))
     return Settings(**values)
-
-
-def setting_names() -> list[str]:
-    return [f.name for f in dataclasses.fields(Settings) if f.name in PARSERS]

@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from app import keys
 from app.server import create_app
 from app.settings import Settings
+from app.web import keys
 
 ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 LivewatchClient = TestClient[web.Request, web.Application]

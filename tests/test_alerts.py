@@ -7,8 +7,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from app import keys
 from app.monitor.alerts import ThresholdRule
+from app.web import keys
 from tests.conftest import AppFactory, LivewatchClient, connect, next_frame
 from tests.samples import make_sample
 

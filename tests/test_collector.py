@@ -10,9 +10,18 @@ from typing import Any
 import psutil
 import pytest
 
-from app import keys
 from app.monitor.sample import SAMPLE_FIELDS
-from tests.conftest import AppFactory, LivewatchClient, connect, next_frame, next_of, subscribe
+from app.web import keys
+from tests.conftest import (
+    AppFactory,
+    LivewatchClient,
+    connect,
+    eventually,
+    next_frame,
+    next_of,
+    subscribe,
+)
+from tests.rawws import RawWebSocket
 
 
 async def test_metrics_endpoint_and_event_carry_the_same_keys(client: LivewatchClient) -> None:
@@ -71,17 +80,32 @@ async def test_metrics_history_returns_recent_samples_oldest_first(
     assert (await bad.json())["field"] == "seconds"
 
 
-async def test_pending_tasks_counts_frames_no_socket_took_yet(client: LivewatchClient) -> None:
-    hub = client.app[keys.HUB]
-    await connect(client)
-    conn = next(iter(hub.connections.values()))
-    conn.enqueue(b"x")
-    conn.enqueue(b"y")
-    assert hub.pending_messages() == 2
-    sample = await client.app[keys.COLLECTOR].collect()
-    assert sample.pending_tasks == 2
-    conn.discard_outbox()
-    await asyncio.sleep(0)
+async def test_queued_frames_counts_frames_no_socket_took_yet(make_client: AppFactory) -> None:
+    client = await make_client(max_outbox_bytes=64 * 1024 * 1024)
+    collector = client.app[keys.COLLECTOR]
+    broadcaster = client.app[keys.BROADCASTER]
+    reader = await RawWebSocket.connect(
+        "127.0.0.1", client.port or 0, "/api/monitoring/ws?business_id=slow"
+    )
+    await reader.read_frame()  # connected
+    sent = 0
+    queued = 0
+    while queued == 0 and sent < 4000:  # until the kernel's buffers are full (16 MB at most)
+        for _ in range(20):
+            await broadcaster.emit("task.started", {"pad": "x" * 4000}, business_id="slow")
+            sent += 1
+        await asyncio.sleep(0.01)
+        queued = (await collector.collect()).queued_frames
+    assert queued > 0, "a reader that stalls leaves frames queued"
+    assert (await (await client.get("/api/monitoring/metrics")).json())["queued_frames"] == queued
+
+    seen = 0
+    while seen < sent:
+        opcode, _ = await reader.read_frame()
+        seen += opcode == 0x1
+    await eventually(lambda: client.app[keys.HUB].figures().queued_frames == 0)
+    assert (await collector.collect()).queued_frames == 0
+    reader.close()
 
 
 async def test_prometheus_gauges_follow_the_sample(client: LivewatchClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import struct
 
-from app import keys
+from app.web import keys
 from tests.conftest import AppFactory, LivewatchClient, connect, eventually, next_of, subscribe
 from tests.rawws import RawWebSocket
 
@@ -26,6 +26,8 @@ async def test_stalled_client_is_cut_off_and_healthy_client_misses_nothing(
         "127.0.0.1", client.port or 0, "/api/monitoring/ws?business_id=acme&user_id=stalled"
     )
     await eventually(lambda: len(hub.connections) == 2)
+    # The bytes one connection is owed have no public surface (the sample only counts frames
+    # across all connections), so the bound is checked on the hub's record of the stalled one.
     stalled_conn = next(c for c in hub.connections.values() if c.identity.user_id == "stalled")
 
     received: list[int] = []
@@ -84,16 +86,16 @@ async def test_disconnect_mid_broadcast_leaves_nothing_behind(client: LivewatchC
     hub = client.app[keys.HUB]
     broadcaster = client.app[keys.BROADCASTER]
     stayers = [await connect(client, "?business_id=mid") for _ in range(3)]
-    leaver = await connect(client, "?business_id=mid&user_id=leaver")
+    leaver = await RawWebSocket.connect(
+        "127.0.0.1", client.port or 0, "/api/monitoring/ws?business_id=mid&user_id=leaver"
+    )
     await eventually(lambda: len(hub.connections) == 4)
     leaver_conn = next(c for c in hub.connections.values() if c.identity.user_id == "leaver")
 
     for n in range(200):
         await broadcaster.emit("task.started", {"n": n}, business_id="mid")
         if n == 100:
-            transport = leaver._response.connection.transport  # type: ignore[union-attr]
-            assert transport is not None
-            transport.abort()
+            leaver.writer.transport.abort()  # a TCP reset, no close frame
             await asyncio.sleep(0.05)
 
     for ws in stayers:
@@ -114,14 +116,11 @@ async def test_chunked_flush_keeps_order_when_events_arrive_between_chunks(
     sockets = [await connect(client, "?business_id=chunks") for _ in range(5)]
     await eventually(lambda: len(hub.channels.get("business:chunks", ())) == 5)
     broadcaster = client.app[keys.BROADCASTER]
-    most_dirty = 0
     for n in range(300):
         await broadcaster.emit("task.started", {"n": n}, business_id="chunks")
-        most_dirty = max(most_dirty, len(hub._dirty))
         if n % 3 == 0:
             await asyncio.sleep(0)  # let one chunk go out while events keep coming
-    assert most_dirty == 5, "connections waiting for a later chunk stay queued"
     for ws in sockets:
         seqs = [(await next_of(ws, "event"))["seq"] for _ in range(300)]
         assert seqs == list(range(1, 301))
-    await eventually(lambda: not hub._dirty and all(not c.outbox for c in hub.connections.values()))
+    await eventually(lambda: hub.figures().queued_frames == 0)

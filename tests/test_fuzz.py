@@ -21,9 +21,9 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import keys
 from app.server import create_app
 from app.settings import Settings
+from app.web import keys
 from tests.conftest import free_port
 from tests.rawws import RawWebSocket
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import keys
 from app.settings import Settings
+from app.web import keys
 from tests import promql
 from tests.conftest import LivewatchClient, connect, publish, subscribe
 

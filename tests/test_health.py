@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from app import keys
 from app.monitor.health import DEGRADED, HEALTHY, UNHEALTHY, HealthRegistry, Outcome
+from app.web import keys
 from tests.conftest import AppFactory, LivewatchClient, free_port
 
 ServerFactory = Callable[..., Awaitable[TestServer]]

@@ -9,9 +9,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import __version__, keys
+from app import __version__
 from app.monitor import collector as collector_module
 from app.monitor.filesystems import Mount, select_mounts
+from app.web import keys
 from tests.conftest import AppFactory, LivewatchClient, connect, eventually, subscribe
 
 

@@ -21,9 +21,9 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestServer
 
-from app import keys
 from app.server import create_app
 from app.settings import Settings
+from app.web import keys
 from tests import promql
 from tests.conftest import LivewatchClient, connect, free_port, publish
 

@@ -19,7 +19,7 @@ from tests.conftest import LivewatchClient, connect, next_of, publish, subscribe
         ({"event": "task.started", "data": [1], "channel": "global"}, "data", "object"),
         ({"event": "task.started", "data": {}, "business_id": ""}, "business_id", "characters"),
         ({"event": "task.started", "data": {}, "user_id": 7}, "user_id", "characters"),
-        ({"event": "task.started", "data": {}, "channel": "bad channel"}, "channel", "look like"),
+        ({"event": "task.started", "data": {}, "channel": "bad channel"}, "channel", "string like"),
         ({"event": "task.started", "data": {}, "bussiness_id": "x"}, "bussiness_id", "unknown"),
         ({"event": "task.started", "data": {}}, "channel", "no destination"),
     ],

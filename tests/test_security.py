@@ -11,10 +11,10 @@ import jwt
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from app import keys
 from app.auth.tokens import issue_token
-from app.publish_api import _authorize
 from app.settings import Settings, SettingsError
+from app.web import keys
+from app.web.publish import authorize_publisher
 from tests.conftest import (
     AppFactory,
     LivewatchClient,
@@ -282,10 +282,10 @@ def test_open_mode_publishing_is_for_loopback_only(settings: Settings) -> None:
         request = make_mocked_request("POST", "/api/events")
         request = request.clone(remote=remote)
         if allowed:
-            _authorize(request, settings)
+            authorize_publisher(request, settings)
         else:
             with pytest.raises(aiohttp.web.HTTPException) as refused:
-                _authorize(request, settings)
+                authorize_publisher(request, settings)
             assert refused.value.status == 401
 
 

@@ -8,7 +8,7 @@ import re
 import aiohttp
 import pytest
 
-from app import keys
+from app.web import keys
 from tests.conftest import (
     AppFactory,
     LivewatchClient,

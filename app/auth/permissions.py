@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from app.hub.connection import Identity
-
-PUBLIC_CHANNELS = frozenset({"global", "system"})
+from app.auth.identity import Identity
+from app.channels import PUBLIC_CHANNELS, ChannelKind, split
 
 
 def may_read(identity: Identity, channel: str, open_mode: bool) -> bool:
-    if open_mode:
+    if open_mode or channel in PUBLIC_CHANNELS:
         return True
-    if channel in PUBLIC_CHANNELS:
-        return True
-    kind, _, target = channel.partition(":")
-    if kind == "user":
+    kind, target = split(channel)
+    if kind == ChannelKind.USER:
         return target == identity.user_id
-    if kind == "business":
+    if kind == ChannelKind.BUSINESS:
         return target in identity.business_ids
     return False

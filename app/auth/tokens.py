@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from app.hub.protocol import is_valid_id
+from app.channels import ID_RULE, is_valid_id
 
 ALGORITHM = "HS256"
 DURATION = re.compile(r"(\d+)([smhd])")
@@ -36,7 +36,7 @@ def parse_duration(text: str) -> int:
 def issue_token(secret: str, user_id: str, business_ids: list[str], ttl_seconds: int) -> str:
     for value in (user_id, *business_ids):
         if not is_valid_id(value):
-            raise ValueError(f"{value!r} is not a valid id (1-200 of A-Z a-z 0-9 . _ @ -)")
+            raise ValueError(f"{value!r} is not a valid id: use {ID_RULE}")
     now = int(time.time())
     claims = {"sub": user_id, "businesses": business_ids, "iat": now, "exp": now + ttl_seconds}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)

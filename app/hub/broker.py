@@ -1,19 +1,19 @@
-"""The broker carries published events to every hub that has subscribers.
+"""The broker interface: how published events reach every hub that has subscribers.
 
-The memory broker serves one process. A networked broker (Redis) implements the same
-interface so that several livewatch nodes share channels and sequence numbers.
+A broker assigns each channel's seq and carries encoded event payloads (see
+`protocol.event_payload`); it never builds a wire frame. The memory broker serves one
+process; a networked broker implements the same interface so that several nodes share
+channels and seqs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from app.hub import protocol
-
-# Called with (channel, encoded event frame); returns how many local connections got it.
-Deliver = Callable[[str, bytes], int]
+# Called with (channel, seq, payload); returns how many local connections got the event.
+Deliver = Callable[[str, int, bytes], int]
 
 
 @dataclass(frozen=True)
@@ -28,47 +28,14 @@ class Broker(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def publish(
-        self, channel: str, event: str, data: Mapping[str, Any], timestamp: str
-    ) -> Published: ...
+    async def publish(self, channel: str, payload: bytes) -> Published: ...
 
-    async def last_seq(self, channel: str) -> int: ...
+    async def last_seq(self, channel: str) -> int:
+        """The seq of the channel's latest event; 0 before its first."""
+        ...
 
     async def subscribe(self, channel: str) -> None:
         """The local hub gained its first subscriber on channel."""
 
     async def unsubscribe(self, channel: str) -> None:
         """The local hub lost its last subscriber on channel."""
-
-
-class MemoryBroker:
-    """In-process broker: sequence numbers in a dict, delivery by direct call."""
-
-    def __init__(self) -> None:
-        self._seqs: dict[str, int] = {}
-        self._deliver: Deliver | None = None
-
-    async def start(self, deliver: Deliver) -> None:
-        self._deliver = deliver
-
-    async def stop(self) -> None:
-        self._deliver = None
-
-    async def publish(
-        self, channel: str, event: str, data: Mapping[str, Any], timestamp: str
-    ) -> Published:
-        if self._deliver is None:
-            raise RuntimeError("broker is not started")
-        seq = self._seqs.get(channel, 0) + 1
-        self._seqs[channel] = seq
-        frame = protocol.event_frame(channel, seq, event, data, timestamp)
-        return Published(channel, seq, self._deliver(channel, frame))
-
-    async def last_seq(self, channel: str) -> int:
-        return self._seqs.get(channel, 0)
-
-    async def subscribe(self, channel: str) -> None:
-        return None
-
-    async def unsubscribe(self, channel: str) -> None:
-        return None

@@ -86,7 +86,7 @@ class Dispatcher:
                 message.type,
             )
         await self.hub.subscribe(conn, channel)
-        seq = await self.hub.broker.last_seq(channel)
+        seq = await self.hub.last_seq(channel)
         self.hub.send(conn, protocol.frame({"type": "subscribed", "channel": channel, "seq": seq}))
 
     async def _run_handler(

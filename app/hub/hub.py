@@ -1,9 +1,14 @@
 """The hub: which connection listens to which channel, and fan-out to them.
 
-Fan-out never awaits a socket. Each event frame is built once (by the broker) and
-appended to every subscriber's outbox; one loop callback per iteration then hands each
-connection everything it is owed in a single write. A connection whose owed bytes pass
-the bound is closed with 1013 and its outbox freed.
+Fan-out never awaits a socket. Each event frame is built once and appended to every
+subscriber's outbox; one loop callback per iteration then hands each connection everything
+it is owed in a single write. A connection whose owed bytes pass the bound is closed with
+1013 and its outbox freed.
+
+The hot path is `_enqueue` (once per subscriber per event) and `_write` (once per owed
+connection per loop iteration). Both are written as flat loops over plain attributes:
+a method call per connection there costs about as much as the work itself
+(bench/README.md has the figures).
 """
 
 from __future__ import annotations
@@ -12,15 +17,22 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from aiohttp import WSCloseCode
 
+from app.channels import kind_of
+from app.hub import protocol
 from app.hub.broker import Broker
-from app.hub.connection import TRANSPORT_HIGH_WATER, Connection
-from app.hub.metrics import CHANNEL_KINDS, OTHER_KIND, HubMetrics
+from app.hub.connection import Connection
+from app.hub.metrics import HubMetrics
 
 log = logging.getLogger(__name__)
 
+# Below this many bytes waiting in the socket's own buffer, the outbox is written out;
+# above it the frames wait in the outbox, where they count against the connection's bound.
+TRANSPORT_HIGH_WATER = 64 * 1024
 BACKLOG_RETRY_SECONDS = 0.02
 # Connections written per loop callback. Writing to 10,000 sockets takes ~70 ms here; in
 # chunks the loop serves requests, reads and new events in between, and an event published
@@ -28,9 +40,10 @@ BACKLOG_RETRY_SECONDS = 0.02
 FLUSH_CHUNK = 512
 
 
-def channel_kind(channel: str) -> str:
-    kind = channel.split(":", 1)[0]
-    return kind if kind in CHANNEL_KINDS else OTHER_KIND
+@dataclass(frozen=True)
+class HubFigures:
+    connections: int
+    queued_frames: int
 
 
 class Hub:
@@ -42,7 +55,7 @@ class Hub:
         max_outbox_bytes: int,
         close_timeout: float = 5.0,
     ) -> None:
-        self.broker = broker
+        self._broker = broker
         self.metrics = metrics
         self.node = node
         self.max_outbox_bytes = max_outbox_bytes
@@ -78,7 +91,7 @@ class Hub:
                     del self.per_user[user]
         emptied = [channel for channel in list(conn.channels) if self._detach(conn, channel)]
         for channel in emptied:
-            await self.broker.unsubscribe(channel)
+            await self._broker.unsubscribe(channel)
 
     async def subscribe(self, conn: Connection, channel: str) -> None:
         if channel in conn.channels or conn.closed:
@@ -86,21 +99,24 @@ class Hub:
         members = self.channels.get(channel)
         if members is None:
             members = self.channels[channel] = set()
-            await self.broker.subscribe(channel)
+            await self._broker.subscribe(channel)
         members.add(conn)
         conn.channels.add(channel)
-        self.metrics.subscriptions.labels(channel_kind(channel)).inc()
+        self.metrics.subscriptions.labels(kind_of(channel)).inc()
 
     async def unsubscribe(self, conn: Connection, channel: str) -> None:
         if self._detach(conn, channel):
-            await self.broker.unsubscribe(channel)
+            await self._broker.unsubscribe(channel)
+
+    async def last_seq(self, channel: str) -> int:
+        return await self._broker.last_seq(channel)
 
     def _detach(self, conn: Connection, channel: str) -> bool:
         """Drop one subscription; True if that left the channel empty (and removed it)."""
         if channel not in conn.channels:
             return False
         conn.channels.discard(channel)
-        self.metrics.subscriptions.labels(channel_kind(channel)).dec()
+        self.metrics.subscriptions.labels(kind_of(channel)).dec()
         members = self.channels.get(channel)
         if members is None:
             return False
@@ -114,68 +130,63 @@ class Hub:
 
     def send(self, conn: Connection, frame: bytes) -> None:
         """Queue one frame for one connection, in order with its events."""
-        if conn.closed:
-            return
-        conn.enqueue(frame)
-        self._mark_dirty(conn)
+        if not conn.closed:
+            self._enqueue((conn,), frame)
 
-    def deliver(self, channel: str, frame: bytes) -> int:
-        """Fan one encoded event frame out to the channel's local subscribers.
-
-        This loop runs once per subscriber per event, so it is kept to a few attribute
-        operations (Connection.enqueue, inlined); the figures are recorded once per event.
-        """
+    def deliver(self, channel: str, seq: int, payload: bytes) -> int:
+        """Fan one event out to the channel's local subscribers (the broker calls this)."""
         members = self.channels.get(channel)
         if not members:
             return 0
         started = time.perf_counter()
-        size = len(frame)
-        dirty = self._dirty
-        for conn in members:
-            conn.outbox.append(frame)
-            conn.outbox_bytes += size
-            if not conn.queued:
-                conn.queued = True
-                dirty.append(conn)
-        self._schedule_flush()
+        self._enqueue(members, protocol.event_frame(channel, seq, payload))
         count = len(members)
         self.metrics.deliveries.inc(count)
         self.metrics.broadcast_duration.observe(time.perf_counter() - started)
         return count
 
-    def _mark_dirty(self, conn: Connection) -> None:
-        if not conn.queued:
-            conn.queued = True
-            self._dirty.append(conn)
-        self._schedule_flush()
-
-    def _schedule_flush(self) -> None:
+    def _enqueue(self, conns: Iterable[Connection], frame: bytes) -> None:
+        """Hot path: append one frame to each connection's outbox and mark it owed."""
+        size = len(frame)
+        dirty = self._dirty
+        for conn in conns:
+            conn.outbox.append(frame)
+            conn.outbox_bytes += size
+            if not conn.queued:
+                conn.queued = True
+                dirty.append(conn)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
-        """Write each dirty connection's outbox in one write, or hold it, or cut it off.
+        """Write the owed connections, at most flush_chunk of them per loop callback; the
+        rest stay queued, and frames delivered before their turn join their write."""
+        self._flush_scheduled = False
+        dirty = self._dirty
+        if len(dirty) > self.flush_chunk:
+            dirty, self._dirty = dirty[: self.flush_chunk], dirty[self.flush_chunk :]
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        else:
+            self._dirty = []
+        self._write(dirty)
+        if self._backlogged and self._retry_handle is None:
+            self._retry_handle = asyncio.get_running_loop().call_later(
+                BACKLOG_RETRY_SECONDS, self._retry_backlog
+            )
+
+    def _write(self, conns: Iterable[Connection]) -> None:
+        """Hot path: hand each connection its whole outbox in one write, hold it, or cut it off.
 
         Per connection: a closing transport drops the outbox; a transport already holding
         more than TRANSPORT_HIGH_WATER keeps the frames in the outbox (retried shortly);
         otherwise everything owed goes out in one transport.write. Whenever the bytes owed
         (outbox plus transport buffer) pass max_outbox_bytes, the connection is cut off.
-        This runs once per dirty connection per loop iteration, so Connection.write_out and
-        Connection.owed_bytes are inlined here. At most flush_chunk connections are written
-        per callback; the rest are written in the next loop iterations, in order.
         """
-        self._flush_scheduled = False
-        dirty = self._dirty
-        if len(dirty) > self.flush_chunk:
-            # The rest stay queued: frames delivered before their turn join their write.
-            dirty, self._dirty = dirty[: self.flush_chunk], dirty[self.flush_chunk :]
-            self._schedule_flush()
-        else:
-            self._dirty = []
         limit = self.max_outbox_bytes
         backlogged = self._backlogged
-        for conn in dirty:
+        for conn in conns:
             conn.queued = False
             if conn.closed:
                 continue
@@ -204,15 +215,17 @@ class Hub:
                     self._cut_off(conn)
                 elif backlogged:
                     backlogged.discard(conn)
-        if backlogged and self._retry_handle is None:
-            self._retry_handle = asyncio.get_running_loop().call_later(
-                BACKLOG_RETRY_SECONDS, self._retry_backlog
-            )
 
     def _retry_backlog(self) -> None:
         self._retry_handle = None
-        for conn in list(self._backlogged):
-            self._mark_dirty(conn)
+        backlog = list(self._backlogged)
+        for conn in backlog:
+            if not conn.queued:
+                conn.queued = True
+                self._dirty.append(conn)
+        if backlog and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _cut_off(self, conn: Connection) -> None:
         log.warning(
@@ -240,9 +253,11 @@ class Hub:
         """Close one connection with a close frame; a peer that does not answer is aborted.
 
         What the connection is owed goes out first (an error frame may explain the close),
-        unless its socket is backed up: then the outbox is dropped."""
+        under the same bound as every write: a connection over it is cut off instead."""
         if not conn.closed:
-            conn.write_out()
+            self._write((conn,))
+            if conn.closed:
+                return
         await self.remove(conn)
         transport = conn.transport
         try:
@@ -257,9 +272,11 @@ class Hub:
 
     # --- figures ----------------------------------------------------------------------
 
-    def pending_messages(self) -> int:
-        """Frames queued in outboxes that no socket has taken yet."""
-        return sum(len(conn.outbox) for conn in self.connections.values())
+    def figures(self) -> HubFigures:
+        return HubFigures(
+            connections=len(self.connections),
+            queued_frames=sum(len(conn.outbox) for conn in self.connections.values()),
+        )
 
     def stats(self) -> dict[str, object]:
         return {

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-# The `kind` label of the subscription gauge: the part of a channel name before ':'. Clients
-# may name other channels, which all count as "other" so the label stays bounded.
-CHANNEL_KINDS = ("global", "system", "user", "business")
-OTHER_KIND = "other"
+from app.channels import ChannelKind
 
 
 class HubMetrics:
@@ -23,7 +20,7 @@ class HubMetrics:
             ["kind"],
             registry=registry,
         )
-        for kind in (*CHANNEL_KINDS, OTHER_KIND):
+        for kind in ChannelKind:  # every series exists from the start
             self.subscriptions.labels(kind)
         self.events_published = Counter(
             "livewatch_events_published",

@@ -1,18 +1,20 @@
-"""Wire protocol v1: frame encoding and parsing of client messages."""
+"""Wire protocol v1 (docs/protocol.md): frame encoding and parsing of client messages.
+
+The hub owns the wire frame. Brokers only carry an event's encoded payload, the JSON object
+`{"event", "data", "timestamp"}`, and its seq; `event_frame` splices the two into the frame
+a subscriber gets, so an event is JSON-encoded once however many nodes and sockets it reaches.
+"""
 
 from __future__ import annotations
 
 import json
-import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-CHANNEL_MAX_LENGTH = 256
-CHANNEL_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,31}(:[A-Za-z0-9._@-]{1,200})?")
-ID_PATTERN = re.compile(r"[A-Za-z0-9._@-]{1,200}")
+from app.channels import CHANNEL_RULE, is_valid_channel
 
 
 class ErrorCode(StrEnum):
@@ -36,17 +38,18 @@ def dumps(payload: Mapping[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
-def text_frame(text: str) -> bytes:
-    """An unmasked, uncompressed, final WebSocket text frame (server to client)."""
-    payload = text.encode()
-    size = len(payload)
+def websocket_header(size: int) -> bytes:
+    """The header of an unmasked, uncompressed, final text frame (server to client)."""
     if size < 126:
-        header = struct.pack("!BB", 0x81, size)
-    elif size < 65536:
-        header = struct.pack("!BBH", 0x81, 126, size)
-    else:
-        header = struct.pack("!BBQ", 0x81, 127, size)
-    return header + payload
+        return struct.pack("!BB", 0x81, size)
+    if size < 65536:
+        return struct.pack("!BBH", 0x81, 126, size)
+    return struct.pack("!BBQ", 0x81, 127, size)
+
+
+def text_frame(text: str) -> bytes:
+    payload = text.encode()
+    return websocket_header(len(payload)) + payload
 
 
 def frame(payload: Mapping[str, Any]) -> bytes:
@@ -57,31 +60,21 @@ def error_frame(error: ProtocolError) -> bytes:
     return frame({"type": "error", "code": error.code, "message": error.message, "ref": error.ref})
 
 
-def event_frame(
-    channel: str, seq: int, event: str, data: Mapping[str, Any], timestamp: str
-) -> bytes:
-    return frame(
-        {
-            "type": "event",
-            "channel": channel,
-            "seq": seq,
-            "event": event,
-            "data": data,
-            "timestamp": timestamp,
-        }
-    )
+def event_payload(event: str, data: Mapping[str, Any], timestamp: str) -> bytes:
+    """What a broker carries for one event: encoded once, before it is published."""
+    return dumps({"event": event, "data": data, "timestamp": timestamp}).encode()
 
 
-def is_valid_channel(channel: object) -> bool:
-    return (
-        isinstance(channel, str)
-        and len(channel) <= CHANNEL_MAX_LENGTH
-        and CHANNEL_PATTERN.fullmatch(channel) is not None
-    )
+def event_frame(channel: str, seq: int, payload: bytes) -> bytes:
+    """The `event` frame for one payload at one seq: the payload's fields follow
+    `type`, `channel` and `seq`, so only the short head is encoded per channel."""
+    head = f'{{"type":"event","channel":{dumps_str(channel)},"seq":{seq},'.encode()
+    body = head + payload[1:]
+    return websocket_header(len(body)) + body
 
 
-def is_valid_id(value: object) -> bool:
-    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+def dumps_str(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -97,10 +90,7 @@ class ClientMessage:
             )
         if not is_valid_channel(channel):
             raise ProtocolError(
-                ErrorCode.BAD_REQUEST,
-                "'channel' must be a string like 'global', 'system', 'user:42' or "
-                f"'business:acme', at most {CHANNEL_MAX_LENGTH} characters",
-                self.type,
+                ErrorCode.BAD_REQUEST, f"'channel' must be {CHANNEL_RULE}", self.type
             )
         assert isinstance(channel, str)
         return channel

@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
+
+
+class Severity(StrEnum):
+    """Alert levels, in rising order."""
+
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AlertState(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
 
 
 @dataclass(frozen=True)
@@ -20,7 +33,3 @@ class AlertRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> AlertRecord:
-        return cls(*row)

@@ -5,23 +5,22 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from app.monitor.alert_record import AlertRecord
+from app.hub.events import EventBroadcaster, EventType
+from app.monitor.alert_record import AlertRecord, AlertState, Severity
+from app.monitor.alert_store import AlertStore
 from app.monitor.metrics import MonitorMetrics
 from app.monitor.sample import Sample
-from app.settings import Settings
-from app.store import AlertStore
+from app.settings import THRESHOLD_RULES, Settings
 from app.timeutil import now_rfc3339
 
 log = logging.getLogger(__name__)
 
-WARNING = "warning"
-CRITICAL = "critical"
-LEVELS = (WARNING, CRITICAL)  # in rising order
-
-Announce = Callable[[AlertRecord], Awaitable[None]]
+WARNING = Severity.WARNING.value
+CRITICAL = Severity.CRITICAL.value
+LEVELS = tuple(severity.value for severity in Severity)  # in rising order
+RULE_LABELS = {"cpu": "CPU", "memory": "Memory", "disk": "Disk"}
 
 
 @dataclass(frozen=True)
@@ -62,8 +61,8 @@ def _rank(level: str | None) -> int:
 
 def default_rules(settings: Settings) -> list[ThresholdRule]:
     return [
-        ThresholdRule(name, f"{name}_percent", label, limits.warning, limits.critical)
-        for name, label in (("cpu", "CPU"), ("memory", "Memory"), ("disk", "Disk"))
+        ThresholdRule(name, f"{name}_percent", RULE_LABELS[name], limits.warning, limits.critical)
+        for name in THRESHOLD_RULES
         for limits in [settings.threshold(name)]
     ]
 
@@ -75,13 +74,13 @@ class AlertEngine:
         hysteresis: float,
         store: AlertStore,
         metrics: MonitorMetrics,
-        announce: Announce,
+        broadcaster: EventBroadcaster,
     ) -> None:
         self.rules = rules
         self.hysteresis = hysteresis
         self.store = store
         self.metrics = metrics
-        self.announce = announce
+        self.broadcaster = broadcaster
         self.active: dict[str, AlertRecord] = {}
 
     async def restore(self) -> None:
@@ -114,7 +113,7 @@ class AlertEngine:
                 rule=rule.name,
                 metric=rule.metric,
                 level=current.level,
-                state="resolved",
+                state=AlertState.RESOLVED,
                 message=f"{rule.label} usage back to normal: {value:.1f}%",
                 value=value,
                 threshold=current.threshold,
@@ -129,7 +128,7 @@ class AlertEngine:
                 rule=rule.name,
                 metric=rule.metric,
                 level=level,
-                state="firing",
+                state=AlertState.FIRING,
                 message=f"{rule.label} usage {word}: {value:.1f}% ({limit})",
                 value=value,
                 threshold=rule.threshold(level),
@@ -141,3 +140,12 @@ class AlertEngine:
         await self.store.add(record)
         await self.announce(record)
         return record
+
+    async def announce(self, record: AlertRecord) -> None:
+        """Tell every client: system.alert while firing, system.alert_resolved at the end."""
+        event = (
+            EventType.SYSTEM_ALERT
+            if record.state == AlertState.FIRING
+            else EventType.SYSTEM_ALERT_RESOLVED
+        )
+        await self.broadcaster.emit(event, {**record.as_dict(), "details": {}})

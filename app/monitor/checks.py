@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import redis.asyncio as aioredis
 
+from app.monitor.alert_store import AlertStore
 from app.monitor.health import HEALTHY, UNHEALTHY, CheckFn, Outcome
-from app.store import AlertStore
 
 
 def database_check(store: AlertStore) -> CheckFn:

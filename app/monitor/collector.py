@@ -8,14 +8,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from typing import Any, TypeVar
 
-from app.events import EventBroadcaster, EventType
-from app.hub.hub import Hub
+from app.hub.events import EventBroadcaster, EventType
+from app.hub.hub import HubFigures
 from app.monitor.alerts import AlertEngine
+from app.monitor.host_reading import prime_cpu_percent, read_host
 from app.monitor.metrics import MonitorMetrics
-from app.monitor.sample import SAMPLE_FIELDS, HostReading, Sample, prime_cpu_percent, read_host
+from app.monitor.sample import Sample
 from app.periodic import run_every
 from app.timeutil import now_rfc3339
 
@@ -30,14 +30,14 @@ class Collector:
         interval: float,
         history_seconds: int,
         disk_path: str,
-        hub: Hub,
+        hub_figures: Callable[[], HubFigures],
         broadcaster: EventBroadcaster,
         metrics: MonitorMetrics,
         alerts: AlertEngine,
     ) -> None:
         self.interval = interval
         self.disk_path = disk_path
-        self.hub = hub
+        self.hub_figures = hub_figures
         self.broadcaster = broadcaster
         self.metrics = metrics
         self.alerts = alerts
@@ -60,23 +60,14 @@ class Collector:
     def close(self) -> None:
         self._reader.shutdown(wait=False, cancel_futures=True)
 
-    def sample_from(self, reading: HostReading) -> Sample:
-        host = asdict(reading)
-        return Sample(
-            **{name: host[name] for name in SAMPLE_FIELDS if name in host},
-            disk_path=self.disk_path,
-            active_connections=len(self.hub.connections),
-            pending_tasks=self.hub.pending_messages(),
-            timestamp=now_rfc3339(),
-        )
-
     async def collect(self) -> Sample:
         """Take one sample and send it to all three outputs."""
         started = time.perf_counter()
         try:
             reading = await self._on_reader(read_host, self.disk_path)
             self.metrics.observe_host(reading)
-            sample = self.sample_from(reading)
+            hub = self.hub_figures()
+            sample = Sample.of(reading.figures, hub.connections, hub.queued_frames, now_rfc3339())
             await self.process(sample)
         except Exception:
             self.metrics.collector_failures.inc()

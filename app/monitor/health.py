@@ -6,14 +6,24 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from app.timeutil import now_rfc3339
 
-HEALTHY = "healthy"
-DEGRADED = "degraded"
-UNHEALTHY = "unhealthy"
-STATUS_ORDER = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
+
+class HealthStatus(StrEnum):
+    """A check's state, from best to worst."""
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+
+
+HEALTHY = HealthStatus.HEALTHY
+DEGRADED = HealthStatus.DEGRADED
+UNHEALTHY = HealthStatus.UNHEALTHY
+STATUS_ORDER = {status.value: rank for rank, status in enumerate(HealthStatus)}
 
 
 @dataclass(frozen=True)

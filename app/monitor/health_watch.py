@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from app.events import EventBroadcaster, EventType
+from app.hub.events import EventBroadcaster, EventType
 from app.monitor.health import HealthRegistry, HealthReport
 from app.monitor.metrics import MonitorMetrics
 from app.periodic import run_every

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from app.monitor.alert_record import Severity
+from app.monitor.health import HealthStatus
 from app.monitor.host_collector import HostCollector
-from app.monitor.sample import HostReading
-
-HEALTH_STATES = ("healthy", "degraded", "unhealthy")
-SEVERITIES = ("warning", "critical")
+from app.monitor.host_reading import HostReading
 
 
 class MonitorMetrics:
@@ -87,21 +86,22 @@ class MonitorMetrics:
         )
 
     def observe_host(self, reading: HostReading) -> None:
-        self.cpu_usage.set(reading.cpu_percent / 100)
-        self.memory_total.set(reading.memory_total_bytes)
+        host = reading.figures
+        self.cpu_usage.set(host.cpu_percent / 100)
+        self.memory_total.set(host.memory_total_bytes)
         self.memory_available.set(reading.memory_available_bytes)
-        self.memory_used.set(reading.memory_used_bytes)
-        self.memory_used_ratio.set(reading.memory_percent / 100)
+        self.memory_used.set(host.memory_used_bytes)
+        self.memory_used_ratio.set(host.memory_percent / 100)
         self.host.filesystems = reading.filesystems
-        self.load[1].set(reading.load_1)
-        self.load[5].set(reading.load_5)
-        self.load[15].set(reading.load_15)
+        self.load[1].set(host.load_1)
+        self.load[5].set(host.load_5)
+        self.load[15].set(host.load_15)
 
     def observe_health(self, check: str, status: str, latency_seconds: float) -> None:
-        for state in HEALTH_STATES:
+        for state in HealthStatus:
             self.health_status.labels(check, state).set(1 if state == status else 0)
         self.health_latency.labels(check).set(latency_seconds)
 
     def observe_alert(self, rule: str, level: str | None) -> None:
-        for severity in SEVERITIES:
+        for severity in Severity:
             self.alerts_firing.labels(rule, severity).set(1 if severity == level else 0)

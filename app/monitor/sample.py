@@ -1,86 +1,36 @@
-"""One reading of the host, as served by /api/monitoring/metrics and pushed as system.metric."""
+"""A sample: what GET /api/monitoring/metrics serves and the system.metric event carries.
+
+Both are `Sample.as_dict()`, so the endpoint and the event have the same keys by
+construction.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-import psutil
-
-from app.monitor.filesystems import FilesystemUsage, read_filesystems
+from app.monitor.host_reading import HostFigures
 
 
 @dataclass(frozen=True)
-class HostReading:
-    cpu_percent: float
-    memory_percent: float
-    memory_used_bytes: int
-    memory_available_bytes: int
-    memory_total_bytes: int
-    disk_percent: float
-    disk_used_bytes: int
-    disk_free_bytes: int
-    disk_total_bytes: int
-    load_1: float
-    load_5: float
-    load_15: float
-    net_bytes_sent: int
-    net_bytes_recv: int
-    filesystems: tuple[FilesystemUsage, ...] = ()
-
-
-@dataclass(frozen=True)
-class Sample:
-    cpu_percent: float
-    memory_percent: float
-    memory_used_bytes: int
-    memory_total_bytes: int
-    disk_percent: float
-    disk_used_bytes: int
-    disk_total_bytes: int
-    disk_path: str
-    load_1: float
-    load_5: float
-    load_15: float
-    net_bytes_sent: int
-    net_bytes_recv: int
+class Sample(HostFigures):
     active_connections: int
-    pending_tasks: int
+    queued_frames: int  # event frames queued in outboxes that no socket has taken yet
     timestamp: str
+
+    @classmethod
+    def of(
+        cls, host: HostFigures, active_connections: int, queued_frames: int, timestamp: str
+    ) -> Sample:
+        return cls(
+            **{item.name: getattr(host, item.name) for item in fields(HostFigures)},
+            active_connections=active_connections,
+            queued_frames=queued_frames,
+            timestamp=timestamp,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-SAMPLE_FIELDS = tuple(Sample.__dataclass_fields__)
-
-
-def prime_cpu_percent() -> None:
-    """The first cpu_percent(interval=None) call only sets the baseline; make it early."""
-    psutil.cpu_percent(interval=None)
-
-
-def read_host(disk_path: str) -> HostReading:
-    """Read the host with psutil. Blocking: call it from a worker thread."""
-    memory = psutil.virtual_memory()
-    disk = psutil.disk_usage(disk_path)
-    load_1, load_5, load_15 = os.getloadavg()
-    net = psutil.net_io_counters()
-    return HostReading(
-        cpu_percent=psutil.cpu_percent(interval=None),
-        memory_percent=memory.percent,
-        memory_used_bytes=memory.total - memory.available,
-        memory_available_bytes=memory.available,
-        memory_total_bytes=memory.total,
-        disk_percent=disk.percent,
-        disk_used_bytes=disk.used,
-        disk_free_bytes=disk.free,
-        disk_total_bytes=disk.total,
-        load_1=round(load_1, 2),
-        load_5=round(load_5, 2),
-        load_15=round(load_15, 2),
-        net_bytes_sent=net.bytes_sent,
-        net_bytes_recv=net.bytes_recv,
-        filesystems=read_filesystems(disk_path),
-    )
+SAMPLE_FIELDS = tuple(item.name for item in fields(Sample))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from app import keys
+from app.web import keys
 
 
 async def livez(request: web.Request) -> web.Response:

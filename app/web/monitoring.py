@@ -1,11 +1,11 @@
-"""The seed's monitoring JSON API."""
+"""The monitoring JSON API under /api/monitoring/."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from app import keys
-from app.http_errors import json_error
+from app.web import keys
+from app.web.errors import json_error
 
 MAX_ALERTS_LIMIT = 1000
 

@@ -1,22 +1,26 @@
-"""Every key the application stores state under (typed, no module-level state)."""
+"""The typed keys the application stores its parts under.
+
+They live in the web layer, the only code that looks parts up on the app: the hub and the
+monitor get what they need passed in, so they never import this.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from app.events import EventBroadcaster
 from app.hub.broker import Broker
 from app.hub.dispatch import Dispatcher
+from app.hub.events import EventBroadcaster
 from app.hub.hub import Hub
 from app.lifecycle import Lifecycle
 from app.loop_lag import LoopLag
+from app.monitor.alert_store import AlertStore
 from app.monitor.alerts import AlertEngine
 from app.monitor.collector import Collector
 from app.monitor.health import HealthRegistry
 from app.monitor.health_watch import HealthWatch
 from app.settings import Settings
-from app.store import AlertStore
 
 SETTINGS = web.AppKey("settings", Settings)
 REGISTRY = web.AppKey("registry", CollectorRegistry)

@@ -1,6 +1,7 @@
 """SQLite store for what must survive a restart: the alert history.
 
-sqlite3 is blocking, so every call runs in a worker thread behind one lock.
+The table's columns are AlertRecord's fields. sqlite3 is blocking, so every call runs in a
+worker thread behind one lock.
 """
 
 from __future__ import annotations
@@ -8,38 +9,27 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 from app.monitor.alert_record import AlertRecord
 
-SCHEMA = """
+SQL_TYPES = {str: "TEXT", float: "REAL", int: "INTEGER"}
+COLUMNS = tuple(item.name for item in fields(AlertRecord))
+_HINTS = get_type_hints(AlertRecord)
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    alert_id TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    level TEXT NOT NULL,
-    state TEXT NOT NULL,
-    message TEXT NOT NULL,
-    value REAL NOT NULL,
-    threshold REAL NOT NULL,
-    timestamp TEXT NOT NULL
+    {", ".join(f"{name} {SQL_TYPES[_HINTS[name]]} NOT NULL" for name in COLUMNS)}
 );
 CREATE INDEX IF NOT EXISTS alerts_by_rule ON alerts (rule, id);
 """
+SELECT = f"SELECT {', '.join(COLUMNS)} FROM alerts"
 
-COLUMNS = (
-    "alert_id",
-    "rule",
-    "metric",
-    "level",
-    "state",
-    "message",
-    "value",
-    "threshold",
-    "timestamp",
-)
+
+def _record(row: sqlite3.Row) -> AlertRecord:
+    return AlertRecord(**{name: row[name] for name in COLUMNS})
 
 
 class AlertStore:
@@ -55,6 +45,7 @@ class AlertStore:
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(SCHEMA)
         self._db = db
@@ -68,7 +59,7 @@ class AlertStore:
                 self._db.close()
                 self._db = None
 
-    def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
             if self._db is None:
                 raise RuntimeError("the alert store is closed")
@@ -89,21 +80,17 @@ class AlertStore:
         )
 
     async def recent(self, limit: int) -> list[AlertRecord]:
-        rows = await asyncio.to_thread(
-            self._run,
-            f"SELECT {', '.join(COLUMNS)} FROM alerts ORDER BY id DESC LIMIT ?",
-            (limit,),
-        )
-        return [AlertRecord.from_row(row) for row in rows]
+        rows = await asyncio.to_thread(self._run, f"{SELECT} ORDER BY id DESC LIMIT ?", (limit,))
+        return [_record(row) for row in rows]
 
     async def active(self) -> list[AlertRecord]:
         """The latest record of each rule whose last word was 'firing'."""
         rows = await asyncio.to_thread(
             self._run,
-            f"SELECT {', '.join(COLUMNS)} FROM alerts WHERE id IN "
-            "(SELECT max(id) FROM alerts GROUP BY rule) AND state = 'firing' ORDER BY id DESC",
+            f"{SELECT} WHERE id IN (SELECT max(id) FROM alerts GROUP BY rule) "
+            "AND state = 'firing' ORDER BY id DESC",
         )
-        return [AlertRecord.from_row(row) for row in rows]
+        return [_record(row) for row in rows]
 
     async def count(self) -> int:
         rows = await asyncio.to_thread(self._run, "SELECT count(*) FROM alerts")

@@ -1,4 +1,4 @@
-"""Event types and the broadcaster that routes each event to its channels."""
+"""The event catalogue, routing, and the broadcaster that publishes an event on its channels."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from app.channels import GLOBAL, SYSTEM, business_channel, user_channel
+from app.hub import protocol
 from app.hub.broker import Broker
 from app.hub.metrics import HubMetrics
 from app.timeutil import now_rfc3339
@@ -16,28 +18,57 @@ log = logging.getLogger(__name__)
 
 
 class EventType(StrEnum):
-    BUSINESS_CREATED = "business.created"
-    BUSINESS_UPDATED = "business.updated"
-    BUSINESS_STAGE_CHANGED = "business.stage_changed"
-    TASK_STARTED = "task.started"
-    TASK_COMPLETED = "task.completed"
-    TASK_FAILED = "task.failed"
-    PLAYBOOK_STARTED = "playbook.started"
-    PLAYBOOK_COMPLETED = "playbook.completed"
-    PLAYBOOK_FAILED = "playbook.failed"
-    APPROVAL_REQUIRED = "approval.required"
-    APPROVAL_GRANTED = "approval.granted"
-    APPROVAL_REJECTED = "approval.rejected"
-    SYSTEM_ALERT = "system.alert"
-    SYSTEM_ALERT_RESOLVED = "system.alert_resolved"
-    SYSTEM_METRIC = "system.metric"
-    SYSTEM_HEALTH = "system.health"
-    KPI_UPDATE = "analytics.kpi_update"
-    ANOMALY_DETECTED = "analytics.anomaly"
+    """Every built-in event type, with how the page shows it (its label, tone and glyph)."""
+
+    label: str
+    tone: str
+    glyph: str
+
+    def __new__(cls, value: str, label: str, tone: str, glyph: str) -> EventType:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        member.tone = tone
+        member.glyph = glyph
+        return member
+
+    BUSINESS_CREATED = ("business.created", "Business created", "business", "+")
+    BUSINESS_UPDATED = ("business.updated", "Business updated", "business", "\u270e")
+    BUSINESS_STAGE_CHANGED = (
+        "business.stage_changed",
+        "Business stage changed",
+        "business",
+        "\u00bb",
+    )
+    TASK_STARTED = ("task.started", "Task started", "info", "\u25b6")
+    TASK_COMPLETED = ("task.completed", "Task completed", "success", "\u2713")
+    TASK_FAILED = ("task.failed", "Task failed", "danger", "\u2717")
+    PLAYBOOK_STARTED = ("playbook.started", "Playbook started", "info", "\u25b7")
+    PLAYBOOK_COMPLETED = ("playbook.completed", "Playbook completed", "success", "\u2714")
+    PLAYBOOK_FAILED = ("playbook.failed", "Playbook failed", "danger", "\u2718")
+    APPROVAL_REQUIRED = ("approval.required", "Approval required", "warning", "?")
+    APPROVAL_GRANTED = ("approval.granted", "Approval granted", "success", "\u2611")
+    APPROVAL_REJECTED = ("approval.rejected", "Approval rejected", "danger", "\u2612")
+    SYSTEM_ALERT = ("system.alert", "System alert", "danger", "!")
+    SYSTEM_ALERT_RESOLVED = ("system.alert_resolved", "Alert resolved", "success", "\u25ce")
+    SYSTEM_METRIC = ("system.metric", "System metric", "neutral", "\u223f")
+    SYSTEM_HEALTH = ("system.health", "System health", "neutral", "\u2665\ufe0e")
+    KPI_UPDATE = ("analytics.kpi_update", "KPI update", "analytics", "\u2197")
+    ANOMALY_DETECTED = ("analytics.anomaly", "Anomaly", "warning", "\u0394")
 
 
 KNOWN_EVENTS = frozenset(member.value for member in EventType)
 OTHER_EVENT = "other"  # the metric label of every event type outside the built-in set
+# Published on the `system` channel; every other system.* event goes to `global`.
+SYSTEM_CHANNEL_EVENTS = frozenset({EventType.SYSTEM_METRIC, EventType.SYSTEM_HEALTH})
+
+
+def catalogue() -> dict[str, dict[str, str]]:
+    """The built-in event types as the page gets them."""
+    return {
+        member.value: {"label": member.label, "tone": member.tone, "glyph": member.glyph}
+        for member in EventType
+    }
 
 
 class NoRouteError(ValueError):
@@ -53,13 +84,13 @@ def route(
     """The channels an event goes to, in the order they are published."""
     channels: list[str] = []
     if business_id:
-        channels.append(f"business:{business_id}")
+        channels.append(business_channel(business_id))
     if user_id:
-        channels.append(f"user:{user_id}")
-    if event == EventType.SYSTEM_METRIC or event == EventType.SYSTEM_HEALTH:
-        channels.append("system")
+        channels.append(user_channel(user_id))
+    if event in SYSTEM_CHANNEL_EVENTS:
+        channels.append(SYSTEM)
     elif event.startswith("system."):
-        channels.append("global")
+        channels.append(GLOBAL)
     if channel and channel not in channels:
         channels.append(channel)
     if not channels:
@@ -91,11 +122,12 @@ class EventBroadcaster:
         channel: str | None = None,
     ) -> EmitResult:
         event = str(event_type)
-        timestamp = now_rfc3339()
+        targets = route(event, business_id, user_id, channel)
+        payload = protocol.event_payload(event, data, now_rfc3339())
         seqs: dict[str, int] = {}
         recipients = 0
-        for target in route(event, business_id, user_id, channel):
-            published = await self._broker.publish(target, event, data, timestamp)
+        for target in targets:
+            published = await self._broker.publish(target, payload)
             seqs[target] = published.seq
             recipients += published.recipients
         self._metrics.events_published.labels(event if event in KNOWN_EVENTS else OTHER_EVENT).inc()

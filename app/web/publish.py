@@ -10,11 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
-from app import keys
-from app.events import NoRouteError
-from app.http_errors import json_error
-from app.hub import protocol
-from app.settings import Settings
+from app.channels import CHANNEL_RULE, ID_RULE, is_valid_channel, is_valid_id
+from app.hub.events import NoRouteError
+from app.settings import Settings, env_name
+from app.web import keys
+from app.web.errors import json_error
 
 EVENT_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 EVENT_MAX_LENGTH = 64
@@ -48,30 +48,28 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
         raise json_error(400, "'data' must be a JSON object", "data")
     for name in ("business_id", "user_id"):
         value = body.get(name)
-        if value is not None and not protocol.is_valid_id(value):
-            raise json_error(400, f"'{name}' must be 1-200 characters of A-Z a-z 0-9 . _ @ -", name)
+        if value is not None and not is_valid_id(value):
+            raise json_error(400, f"'{name}' must be {ID_RULE}", name)
     channel = body.get("channel")
-    if channel is not None and not protocol.is_valid_channel(channel):
-        raise json_error(
-            400,
-            "'channel' must look like 'global', 'system', 'user:42' or 'business:acme'",
-            "channel",
-        )
+    if channel is not None and not is_valid_channel(channel):
+        raise json_error(400, f"'channel' must be {CHANNEL_RULE}", "channel")
     return body
 
 
-def _authorize(request: web.Request, settings: Settings) -> None:
+def authorize_publisher(request: web.Request, settings: Settings) -> None:
     if settings.publish_key is not None:
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not presented:
-            raise json_error(401, "send 'Authorization: Bearer <LIVEWATCH_PUBLISH_KEY>'")
+            raise json_error(401, f"send 'Authorization: Bearer <{env_name('publish_key')}>'")
         if not hmac.compare_digest(presented.encode(), settings.publish_key.encode()):
             raise json_error(401, "the publish key is wrong")
     elif settings.open_mode:
         if not _is_loopback(request.remote):
             raise json_error(401, "in open mode only loopback clients may publish")
     else:
-        raise json_error(401, "publishing over HTTP is off: set LIVEWATCH_PUBLISH_KEY to enable it")
+        raise json_error(
+            401, f"publishing over HTTP is off: set {env_name('publish_key')} to enable it"
+        )
 
 
 def _is_loopback(remote: str | None) -> bool:
@@ -93,7 +91,7 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 
 async def publish_event(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
-    _authorize(request, settings)
+    authorize_publisher(request, settings)
     if request.content_type != "application/json":
         raise json_error(415, "send the event as application/json")
     body = _parse_body(await _read_limited(request, settings.max_publish_bytes))
