@@ -1,31 +1,37 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
+DEV := $(VENV)/.dev
+CHECKED := app tests bench
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint typecheck bench clean
 
-$(STAMP): setup.cfg pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-run: $(STAMP)
+# `make run` needs the service's own dependencies only; the test tools come with `make test`.
+$(RUNTIME): setup.cfg pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(DEV): $(RUNTIME)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(RUNTIME)
 	$(PY) -m app serve
 
-test: $(STAMP)
-	$(PY) -m ruff check app tests $(wildcard bench)
-	$(PY) -m ruff format --check app tests $(wildcard bench)
-	$(PY) -m mypy app
+lint: $(DEV)
+	$(PY) -m ruff check $(CHECKED)
+	$(PY) -m ruff format --check $(CHECKED)
+	$(PY) -m mypy $(CHECKED)
+
+test: lint
 	node --test tests/js/
 	$(PY) -m pytest -q
 
-lint: $(STAMP)
-	$(PY) -m ruff check app tests $(wildcard bench)
-	$(PY) -m ruff format --check app tests $(wildcard bench)
-	$(PY) -m mypy app
-
-bench: $(STAMP)
+bench: $(DEV)
 	$(PY) -m bench
 
 clean:

@@ -1,7 +1,7 @@
 """The naive reference server: what an aiohttp fan-out looks like without livewatch's engine.
 
 Each event is JSON-encoded once, then sent with ``await ws.send_str(text)`` to one socket
-after another (the "naive aiohttp" row of DESIGN.md's fan-out table). It speaks the same
+after another: the straightforward aiohttp fan-out, kept as the reference. It speaks the same
 subset of wire protocol v1 the load generator uses: ``GET /api/monitoring/ws`` with
 ``subscribe`` answered by ``subscribed``, ``POST /api/events`` answered by 202
 ``{"channels": {...}, "recipients": n}``, and with ``--collector-interval`` a
@@ -119,7 +119,7 @@ def sample(app: web.Application) -> dict[str, Any]:
         "net_bytes_sent": net.bytes_sent,
         "net_bytes_recv": net.bytes_recv,
         "active_connections": sum(len(members) for members in app[CHANNELS].values()),
-        "pending_tasks": 0,
+        "queued_frames": 0,
         "timestamp": now_rfc3339(),
     }
 

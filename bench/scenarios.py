@@ -1,4 +1,4 @@
-"""The scenarios of issue 3 and how one (scenario, server) case is run and measured."""
+"""The fan-out scenarios and how one (scenario, server) case is run and measured."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class Scenario:
 def scenarios(
     quick: bool, receivers: int | None = None, client_nice: int | None = None
 ) -> dict[Kind, Scenario]:
-    """Issue 3's four targets; ``quick`` shrinks them to run in well under a minute.
+    """The four fan-out targets; ``quick`` shrinks them to run in well under a minute.
 
     The receivers of the latency scenarios run at niceness 10: they only read and the kernel
     stamps each frame's arrival, so they should not take the CPU from the server whose

@@ -90,7 +90,9 @@ async def next_of(
 async def connect(
     client: LivewatchClient, query: str = "", **kwargs: Any
 ) -> aiohttp.ClientWebSocketResponse:
-    ws = await client.ws_connect("/api/monitoring/ws" + query, **kwargs)
+    ws: aiohttp.ClientWebSocketResponse = await client.ws_connect(
+        "/api/monitoring/ws" + query, **kwargs
+    )
     welcome = await next_frame(ws)
     assert welcome["type"] == "connected"
     return ws

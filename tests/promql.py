@@ -116,7 +116,7 @@ def substitute(expr: str, values: dict[str, str]) -> str:
     """Replace Grafana variables ($name, ${name}, [[name]]) the way a panel would."""
     for name, value in sorted(values.items(), key=lambda item: -len(item[0])):
         expr = expr.replace("${" + name + "}", value).replace("[[" + name + "]]", value)
-        expr = re.sub(r"\$" + re.escape(name) + r"\b", lambda _, v=value: v, expr)
+        expr = re.sub(r"\$" + re.escape(name) + r"\b", value.replace("\\", r"\\"), expr)
     return expr
 
 

@@ -28,7 +28,7 @@ from tests.conftest import free_port
 from tests.test_cli import ROOT, wait_until_live
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Page
+    from playwright.async_api import Browser, ConsoleMessage, Page, Response
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -168,13 +168,18 @@ class Problems:
 
     def __init__(self, page: Page) -> None:
         self.items: list[str] = []
-        page.on("console", lambda m: m.type == "error" and self.items.append(f"console: {m.text}"))
-        page.on("pageerror", lambda e: self.items.append(f"uncaught: {e}"))
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.items.append(f"uncaught: {error}"))
         page.on("requestfailed", lambda r: self.items.append(f"failed: {r.url} {r.failure}"))
-        page.on(
-            "response",
-            lambda r: r.status >= 400 and self.items.append(f"HTTP {r.status}: {r.url}"),
-        )
+        page.on("response", self._response)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.items.append(f"console: {message.text}")
+
+    def _response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.items.append(f"HTTP {response.status}: {response.url}")
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -146,7 +146,8 @@ async def test_cpu_is_always_read_on_the_thread_that_primed_it(
 
     def recording(*args: Any, **kwargs: Any) -> float:
         threads.append(threading.get_ident())
-        return real(*args, **kwargs)
+        value: float = real(*args, **kwargs)
+        return value
 
     monkeypatch.setattr(psutil, "cpu_percent", recording)
     client = await make_client()

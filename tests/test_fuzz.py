@@ -142,7 +142,7 @@ class FuzzBench:
                 return
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fuzz_bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzBench]:
     loop = asyncio.new_event_loop()
     errors = ErrorRecords()
@@ -184,22 +184,22 @@ def fuzz_bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzBench]:
     assert [r.getMessage() for r in errors.records] == [], "a handler raised"
 
 
-@settings(
-    max_examples=10_000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    database=None,
-)
-@given(frame=frames)
-def test_random_frames_get_errors_or_defined_closes(
-    fuzz_bench: FuzzBench, frame: tuple[int, bytes]
+def test_random_frames_get_errors_or_defined_closes_and_the_listener_gets_everything(
+    fuzz_bench: FuzzBench,
 ) -> None:
-    opcode, payload = frame
-    fuzz_bench.loop.run_until_complete(fuzz_bench.send_one(opcode, payload))
-    fuzz_bench.loop.run_until_complete(fuzz_bench.publish_and_check_listener())
+    @settings(
+        max_examples=10_000,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        database=None,
+    )
+    @given(frame=frames)
+    def one_frame(frame: tuple[int, bytes]) -> None:
+        opcode, payload = frame
+        fuzz_bench.loop.run_until_complete(fuzz_bench.send_one(opcode, payload))
+        fuzz_bench.loop.run_until_complete(fuzz_bench.publish_and_check_listener())
 
-
-def test_fuzz_run_was_large_and_the_listener_got_everything(fuzz_bench: FuzzBench) -> None:
+    one_frame()
     assert fuzz_bench.frames_sent >= 10_000
     assert fuzz_bench.published == fuzz_bench.frames_sent
     assert fuzz_bench.closes.get(1007, 0) > 0, "invalid UTF-8 text frames were among the inputs"

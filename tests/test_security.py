@@ -40,7 +40,9 @@ def token(user: str = "u1", businesses: tuple[str, ...] = ("acme",), ttl: int = 
 async def connect_with(
     client: LivewatchClient, query: str, **kwargs: Any
 ) -> aiohttp.ClientWebSocketResponse:
-    ws = await client.ws_connect("/api/monitoring/ws" + query, **kwargs)
+    ws: aiohttp.ClientWebSocketResponse = await client.ws_connect(
+        "/api/monitoring/ws" + query, **kwargs
+    )
     assert (await next_frame(ws))["type"] == "connected"
     return ws
 

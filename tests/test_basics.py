@@ -1,8 +1,6 @@
-"""Every behaviour of the original plan's tests/test_websocket.py, on the real service.
-
-The plan's tests poked private dicts and checked only that emit "doesn't throw"; here each
-behaviour is observed from the outside: over the socket, the JSON API or the store.
-"""
+"""The basic behaviours a user relies on first: connection stats, the monitoring JSON API,
+health checks, alert history, the broadcaster's helpers and the event catalogue, each
+observed from the outside: over the socket, the JSON API or the store."""
 
 from __future__ import annotations
 
