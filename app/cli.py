@@ -47,10 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     for item, spec in specs():
         if spec.env_only:
             continue
-        default = default_text(item)
-        help_text = f"{spec.help} (default {default}; env {env_name(item.name)})"
-        if not default:
-            help_text = f"{spec.help} (env {env_name(item.name)})"
+        help_text = f"{spec.help} (default {default_text(item)}; env {env_name(item.name)})"
         if spec.switch:
             serve.add_argument(
                 flag_name(item.name),

@@ -42,6 +42,7 @@ class Spec:
     help: str
     env_only: bool = False  # secrets: a flag would show them in `ps`
     switch: bool = False  # a flag that takes no value
+    shown_default: str | None = None  # for a default computed at start-up
 
 
 def setting(
@@ -52,8 +53,9 @@ def setting(
     env_only: bool = False,
     switch: bool = False,
     default_factory: Callable[[], Any] | None = None,
+    shown_default: str | None = None,
 ) -> Any:
-    metadata = {"spec": Spec(parser, help, env_only, switch)}
+    metadata = {"spec": Spec(parser, help, env_only, switch, shown_default)}
     if default_factory is not None:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata, repr=not env_only)
@@ -171,8 +173,9 @@ class Settings:
     port: int = setting(8080, parser=Parser(_port, "PORT"), help="TCP port")
     node: str = setting(
         parser=Parser(_non_empty, "NAME"),
-        help="this node's name in the connected frame and logs (default: the host name)",
+        help="this node's name in the connected frame and logs",
         default_factory=lambda: os.uname().nodename,
+        shown_default="the host name",
     )
     log_format: str = setting(
         "text", parser=Parser(_choice("text", "json"), "FORMAT"), help="text or json"
@@ -244,8 +247,8 @@ class Settings:
     allowed_origins: tuple[str, ...] = setting(
         (),
         parser=Parser(_origins, "ORIGINS"),
-        help="comma-separated scheme://host[:port] origins allowed to open a WebSocket "
-        "(default: the host the request was sent to)",
+        help="comma-separated scheme://host[:port] origins allowed to open a WebSocket",
+        shown_default="the host the request was sent to",
     )
     max_frame_bytes: int = setting(
         64 * 1024, parser=BYTES, help="largest client frame accepted (larger: close 1009)"
@@ -336,8 +339,9 @@ def specs() -> Iterator[tuple[dataclasses.Field[Any], Spec]]:
 
 def default_text(item: dataclasses.Field[Any]) -> str:
     """A field's default as a person would write it in a variable."""
-    if item.default_factory is not dataclasses.MISSING:
-        return ""
+    shown: str | None = item.metadata["spec"].shown_default
+    if shown is not None:
+        return shown
     value = item.default
     if value is None or value == ():
         return "unset"

@@ -6,11 +6,15 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from app.cli import main
+from app.settings import env_name, flag_name, specs
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,3 +156,45 @@ async def wait_until_live(session: aiohttp.ClientSession, base: str) -> None:
         except aiohttp.ClientConnectionError:
             await asyncio.sleep(0.05)
     raise AssertionError("the server never came up")
+
+
+def test_serve_help_describes_every_flag_and_names_the_secret_variables(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--max-connections-per-user N " in text
+    assert "--allowed-origins ORIGINS comma-separated" in text
+    assert "()" not in text
+    assert "--node NAME this node's name" in text
+    for item, spec in specs():
+        if spec.env_only:
+            assert env_name(item.name) in text and flag_name(item.name) not in text
+        else:
+            assert f"env {env_name(item.name)}" in text
+
+
+def test_token_refuses_a_short_secret_as_serve_does() -> None:
+    env = {**os.environ, "LIVEWATCH_SECRET": "short"}
+    token = subprocess.run(
+        [sys.executable, "-m", "app", "token", "--user", "u1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    serve = subprocess.run(
+        [sys.executable, "-m", "app", "serve", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert token.returncode == serve.returncode == 2
+    assert token.stderr == serve.stderr
+    assert "LIVEWATCH_SECRET is 5 characters; use at least 32" in token.stderr
