@@ -21,6 +21,7 @@ from app import __version__
 from app.hub.dispatch import Dispatcher
 from app.hub.events import EventBroadcaster
 from app.hub.hub import Hub
+from app.hub.idempotency import MemoryIdempotency
 from app.hub.memory_broker import MemoryBroker
 from app.hub.metrics import HubMetrics
 from app.lifecycle import Lifecycle
@@ -70,9 +71,14 @@ def create_app(settings: Settings) -> web.Application:
     monitor_metrics = MonitorMetrics(registry, settings.collector_interval)
     app[keys.LOOP_LAG] = LoopLag(registry)
 
-    broker = MemoryBroker()
+    broker = MemoryBroker(settings.history_size, settings.history_ttl)
     hub = Hub(
-        broker, hub_metrics, settings.node, settings.max_outbox_bytes, settings.shutdown_timeout
+        broker,
+        hub_metrics,
+        settings.node,
+        settings.max_outbox_bytes,
+        settings.shutdown_timeout,
+        replay_limit=settings.recovery_limit,
     )
     broadcaster = EventBroadcaster(broker, hub_metrics)
     store = AlertStore(settings.database_path, settings.alert_history_limit)
@@ -84,6 +90,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.HUB] = hub
     app[keys.DISPATCHER] = Dispatcher(hub, settings.open_mode, settings.max_subscriptions)
     app[keys.BROADCASTER] = broadcaster
+    app[keys.IDEMPOTENCY] = MemoryIdempotency(settings.idempotency_window)
     app[keys.STORE] = store
     app[keys.HEALTH] = health
     app[keys.HEALTH_WATCH] = HealthWatch(

@@ -225,6 +225,18 @@ class Settings:
         parser=Parser(_url("http", "https"), "URL"),
         help="http(s) URL probed by the llm health check, e.g. Ollama's /api/tags",
     )
+    history_size: int = setting(
+        1000, parser=COUNT, help="events each channel keeps for recovery and the history API"
+    )
+    history_ttl: float = setting(
+        600.0, parser=SECONDS, help="how long a channel keeps an event; idle channels go too"
+    )
+    recovery_limit: int = setting(
+        1000, parser=COUNT, help="most missed events one subscribe may replay (else too_many)"
+    )
+    idempotency_window: float = setting(
+        300.0, parser=SECONDS, help="how long a publish's Idempotency-Key is remembered"
+    )
     heartbeat: float = setting(30.0, parser=SECONDS, help="WebSocket ping interval")
     max_outbox_bytes: int = setting(
         1024 * 1024, parser=BYTES, help="bytes a connection may be owed before it is cut off (1013)"

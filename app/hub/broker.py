@@ -1,9 +1,12 @@
 """The broker interface: how published events reach every hub that has subscribers.
 
-A broker assigns each channel's seq and carries encoded event payloads (see
-`protocol.event_payload`); it never builds a wire frame. The memory broker serves one
-process; a networked broker implements the same interface so that several nodes share
-channels and seqs.
+A broker assigns each channel's seq, keeps each channel's bounded history, and carries
+encoded event payloads (see `protocol.event_payload`); it never builds a wire frame. Each
+channel stream has an epoch, a random string that changes whenever the stream's history
+is lost, so a client can tell "seq 7 of the stream I knew" from "seq 7 of a new one".
+
+The memory broker serves one process; a networked broker implements the same interface so
+that several nodes share channels, seqs and history.
 """
 
 from __future__ import annotations
@@ -16,11 +19,36 @@ from typing import Protocol
 Deliver = Callable[[str, int, bytes], int]
 
 
+class BrokerUnavailable(RuntimeError):
+    """The broker cannot take or serve events right now (its backend is unreachable)."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a channel stream stands: the seq of its latest event (0 if none) and its epoch."""
+
+    seq: int
+    epoch: str
+
+
 @dataclass(frozen=True)
 class Published:
     channel: str
     seq: int
+    epoch: str
     recipients: int
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """Events of one channel after a seq, oldest first, and the stream's position when read.
+
+    `events` holds (seq, payload) pairs. If the stream no longer holds the event right after
+    the requested seq (trimmed by count or age), `events` starts later: the caller sees the
+    gap from the first seq."""
+
+    position: Position
+    events: list[tuple[int, bytes]]
 
 
 class Broker(Protocol):
@@ -30,12 +58,14 @@ class Broker(Protocol):
 
     async def publish(self, channel: str, payload: bytes) -> Published: ...
 
-    async def last_seq(self, channel: str) -> int:
-        """The seq of the channel's latest event; 0 before its first."""
+    async def history(self, channel: str, since: int | None, limit: int) -> HistoryPage:
+        """Up to `limit` events with seq > since, oldest first; with since None, the
+        latest `limit` events. limit 0 reads the position only."""
         ...
 
     async def subscribe(self, channel: str) -> None:
-        """The local hub gained its first subscriber on channel."""
+        """The local hub gained its first subscriber on channel; from the moment this
+        returns, the channel's new events reach `deliver`."""
 
     async def unsubscribe(self, channel: str) -> None:
         """The local hub lost its last subscriber on channel."""

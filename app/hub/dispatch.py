@@ -21,7 +21,7 @@ MessageHandler = Callable[[Connection, dict[str, Any]], Awaitable[None]]
 # The fields each built-in message may carry; anything else is a bad request.
 BUILT_IN_FIELDS: dict[str, frozenset[str]] = {
     "ping": frozenset({"type"}),
-    "subscribe": frozenset({"type", "channel"}),
+    "subscribe": frozenset({"type", "channel", "since"}),
     "unsubscribe": frozenset({"type", "channel"}),
 }
 
@@ -85,9 +85,22 @@ class Dispatcher:
                 f"a connection may hold at most {self.max_subscriptions} subscriptions",
                 message.type,
             )
-        await self.hub.subscribe(conn, channel)
-        seq = await self.hub.last_seq(channel)
-        self.hub.send(conn, protocol.frame({"type": "subscribed", "channel": channel, "seq": seq}))
+        since = message.since()
+        if since is not None and channel in conn.channels:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST,
+                f"already subscribed to '{channel}': its events are flowing, so there is nothing "
+                "to recover; connect with auto_subscribe=false to recover your own channels",
+                message.type,
+            )
+        subscription = await self.hub.subscribe(conn, channel, since)
+        if subscription.reason is not None:
+            log.info(
+                "connection %s: %s not recovered (%s)",
+                conn.connection_id,
+                channel,
+                subscription.reason,
+            )
 
     async def _run_handler(
         self, handler: MessageHandler, conn: Connection, message: ClientMessage

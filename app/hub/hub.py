@@ -9,22 +9,30 @@ The hot path is `_enqueue` (once per subscriber per event) and `_write` (once pe
 connection per loop iteration). Both are written as flat loops over plain attributes:
 a method call per connection there costs about as much as the work itself
 (bench/README.md has the figures).
+
+Subscribing reads the channel's position (and, to recover, its history) from the broker,
+which may take a round trip. Meanwhile the channel's live events for that connection are
+buffered; once the read is back, the replayed events, the `subscribed` frame and the
+buffered events with a later seq go out together, so nothing is missed or sent twice
+(docs/protocol.md, Recovery).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from aiohttp import WSCloseCode
 
 from app.channels import kind_of
 from app.hub import protocol
-from app.hub.broker import Broker
+from app.hub.broker import Broker, BrokerUnavailable, HistoryPage, Position
 from app.hub.connection import Connection
 from app.hub.metrics import HubMetrics
 
@@ -46,6 +54,52 @@ class HubFigures:
     queued_frames: int
 
 
+class NotRecovered(StrEnum):
+    """Why a subscribe with `since` could not replay what the client missed."""
+
+    EPOCH_CHANGED = "epoch_changed"  # the stream's history was lost (a restart, a flush)
+    TOO_OLD = "too_old"  # events after `since` have left the history (count or age)
+    TOO_MANY = "too_many"  # more missed events than one recovery may replay
+
+
+@dataclass(frozen=True)
+class Subscription:
+    channel: str
+    position: Position
+    recovered: bool | None = None  # None: no recovery was asked for
+    reason: NotRecovered | None = None
+    replayed: int = 0
+
+    def frame(self) -> bytes:
+        body: dict[str, object] = {
+            "type": "subscribed",
+            "channel": self.channel,
+            "seq": self.position.seq,
+            "epoch": self.position.epoch,
+        }
+        if self.recovered is not None:
+            body["recovered"] = self.recovered
+        if self.reason is not None:
+            body["reason"] = self.reason
+        return protocol.frame(body)
+
+
+def recovery_verdict(
+    page: HistoryPage, since: Position, replay_limit: int
+) -> tuple[list[tuple[int, bytes]], NotRecovered | None]:
+    """What a client that saw `since` is owed: every event after it, or why not."""
+    top = page.position
+    if since.epoch != top.epoch or since.seq > top.seq:
+        return [], NotRecovered.EPOCH_CHANGED
+    missed = top.seq - since.seq
+    if missed > replay_limit:
+        return [], NotRecovered.TOO_MANY
+    events = page.events
+    if missed and (not events or events[0][0] != since.seq + 1 or events[-1][0] != top.seq):
+        return [], NotRecovered.TOO_OLD
+    return events, None
+
+
 class Hub:
     def __init__(
         self,
@@ -54,8 +108,12 @@ class Hub:
         node: str,
         max_outbox_bytes: int,
         close_timeout: float = 5.0,
+        replay_limit: int = 1000,
     ) -> None:
         self._broker = broker
+        self.replay_limit = replay_limit
+        # Tells this process apart from the one before a restart on the same node.
+        self.boot_id = secrets.token_urlsafe(6)
         self.metrics = metrics
         self.node = node
         self.max_outbox_bytes = max_outbox_bytes
@@ -63,6 +121,10 @@ class Hub:
         self.connections: dict[str, Connection] = {}
         self.per_user: Counter[str] = Counter()
         self.channels: dict[str, set[Connection]] = {}
+        # channel -> connection -> live (seq, frame)s buffered while its subscribe reads
+        self._pending: dict[str, dict[Connection, list[tuple[int, bytes]]]] = {}
+        # channel -> the broker's subscribe for it, which every local subscriber awaits
+        self._joins: dict[str, asyncio.Future[None]] = {}
         self._dirty: list[Connection] = []
         self._backlogged: set[Connection] = set()
         self._flush_scheduled = False
@@ -89,42 +151,134 @@ class Hub:
                 self.per_user[user] -= 1
                 if self.per_user[user] <= 0:
                     del self.per_user[user]
-        emptied = [channel for channel in list(conn.channels) if self._detach(conn, channel)]
-        for channel in emptied:
-            await self._broker.unsubscribe(channel)
+        for channel in list(conn.channels):
+            self._detach(conn, channel)
+            await self._leave_if_unwanted(channel)
 
-    async def subscribe(self, conn: Connection, channel: str) -> None:
-        if channel in conn.channels or conn.closed:
-            return
-        members = self.channels.get(channel)
-        if members is None:
-            members = self.channels[channel] = set()
-            await self._broker.subscribe(channel)
-        members.add(conn)
-        conn.channels.add(channel)
-        self.metrics.subscriptions.labels(kind_of(channel)).inc()
+    async def open(self, conn: Connection, welcome: bytes, channels: list[str]) -> None:
+        """Subscribe a new connection to its own channels. It gets `welcome` first and
+        then their events: once a client has read its welcome, they are live."""
+        await self._subscribe(conn, [(channel, None) for channel in channels], False, welcome)
+
+    async def subscribe(
+        self,
+        conn: Connection,
+        channel: str,
+        since: Position | None = None,
+        announce: bool = True,
+    ) -> Subscription:
+        """Subscribe conn to channel; with `since`, first replay what it missed after it.
+
+        With announce, the `subscribed` frame goes out between the replayed events and the
+        live ones. An existing subscription is answered with its position and no replay."""
+        (subscription,) = await self._subscribe(conn, [(channel, since)], announce, None)
+        return subscription
+
+    async def _subscribe(
+        self,
+        conn: Connection,
+        wanted: list[tuple[str, Position | None]],
+        announce: bool,
+        first: bytes | None,
+    ) -> list[Subscription]:
+        buffers: dict[str, list[tuple[int, bytes]]] = {}
+        for channel, _ in wanted:
+            if channel not in conn.channels and channel not in buffers:
+                buffers[channel] = self._pending.setdefault(channel, {})[conn] = []
+        pages: dict[str, HistoryPage] = {}
+        try:
+            for channel, since in wanted:
+                if channel in buffers:
+                    await self._join(channel)
+                limit = self.replay_limit if since is not None and channel in buffers else 0
+                pages[channel] = await self._broker.history(
+                    channel, since.seq if since else None, limit
+                )
+        finally:
+            for channel in buffers:
+                waiting = self._pending[channel]
+                del waiting[conn]
+                if not waiting:
+                    del self._pending[channel]
+        # From here to the end nothing awaits: the frames go out in this order, and the
+        # channel's next live event finds the connection among its members.
+        if conn.closed:
+            for channel in buffers:
+                await self._leave_if_unwanted(channel)
+            return [Subscription(channel, pages[channel].position) for channel, _ in wanted]
+        frames = [first] if first is not None else []
+        done: list[Subscription] = []
+        for channel, since in wanted:
+            page = pages[channel]
+            subscription = Subscription(channel, page.position)
+            buffered = buffers.pop(channel, None)
+            replay: list[tuple[int, bytes]] = []
+            if since is not None and buffered is not None:
+                replay, reason = recovery_verdict(page, since, self.replay_limit)
+                if reason is None and sum(len(p) for _, p in replay) > self.max_outbox_bytes // 2:
+                    replay, reason = [], NotRecovered.TOO_MANY
+                subscription = Subscription(
+                    channel, page.position, reason is None, reason, len(replay)
+                )
+            frames += [protocol.event_frame(channel, seq, payload) for seq, payload in replay]
+            if announce:
+                frames.append(subscription.frame())
+            if buffered is not None:
+                frames += [frame for seq, frame in buffered if seq > page.position.seq]
+                self.channels.setdefault(channel, set()).add(conn)
+                conn.channels.add(channel)
+                self.metrics.subscriptions.labels(kind_of(channel)).inc()
+            done.append(subscription)
+        for frame in frames:
+            self._enqueue((conn,), frame)
+        return done
 
     async def unsubscribe(self, conn: Connection, channel: str) -> None:
-        if self._detach(conn, channel):
-            await self._broker.unsubscribe(channel)
+        self._detach(conn, channel)
+        await self._leave_if_unwanted(channel)
 
-    async def last_seq(self, channel: str) -> int:
-        return await self._broker.last_seq(channel)
+    async def read(self, channel: str, since: int | None, limit: int) -> HistoryPage:
+        """A channel's position and history, for the history endpoint and for subscribing."""
+        return await self._broker.history(channel, since, limit)
 
-    def _detach(self, conn: Connection, channel: str) -> bool:
-        """Drop one subscription; True if that left the channel empty (and removed it)."""
+    async def _join(self, channel: str) -> None:
+        """Have the broker deliver the channel here; concurrent subscribers wait for the
+        first one's join. With the memory broker this does not yield to the loop."""
+        joined = self._joins.get(channel)
+        if joined is None:
+            joined = self._joins[channel] = asyncio.get_running_loop().create_future()
+            try:
+                await self._broker.subscribe(channel)
+            except BaseException:
+                del self._joins[channel]  # a later subscriber asks the broker again
+                joined.cancel()
+                raise
+            joined.set_result(None)
+        elif not joined.done():
+            try:
+                await asyncio.shield(joined)
+            except asyncio.CancelledError:
+                if not joined.cancelled():
+                    raise  # this subscriber was cancelled itself
+                raise BrokerUnavailable(f"could not subscribe to {channel}") from None
+
+    async def _leave_if_unwanted(self, channel: str) -> None:
+        if channel in self.channels or channel in self._pending or channel not in self._joins:
+            return
+        del self._joins[channel]
+        await self._broker.unsubscribe(channel)
+
+    def _detach(self, conn: Connection, channel: str) -> None:
+        """Drop one subscription; a channel left without members is forgotten."""
         if channel not in conn.channels:
-            return False
+            return
         conn.channels.discard(channel)
         self.metrics.subscriptions.labels(kind_of(channel)).dec()
         members = self.channels.get(channel)
-        if members is None:
-            return False
-        members.discard(conn)
-        if members:
-            return False
-        del self.channels[channel]
-        return True
+        if members is not None:
+            members.discard(conn)
+            if not members:
+                del self.channels[channel]
 
     # --- sending ----------------------------------------------------------------------
 
@@ -136,12 +290,20 @@ class Hub:
     def deliver(self, channel: str, seq: int, payload: bytes) -> int:
         """Fan one event out to the channel's local subscribers (the broker calls this)."""
         members = self.channels.get(channel)
-        if not members:
+        pending = self._pending.get(channel) if self._pending else None
+        if not members and not pending:
             return 0
         started = time.perf_counter()
-        self._enqueue(members, protocol.event_frame(channel, seq, payload))
-        count = len(members)
-        self.metrics.deliveries.inc(count)
+        frame = protocol.event_frame(channel, seq, payload)
+        count = 0
+        if members:
+            self._enqueue(members, frame)
+            count = len(members)
+            self.metrics.deliveries.inc(count)
+        if pending:
+            for buffered in pending.values():
+                buffered.append((seq, frame))
+            count += len(pending)
         self.metrics.broadcast_duration.observe(time.perf_counter() - started)
         return count
 

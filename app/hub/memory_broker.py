@@ -1,33 +1,118 @@
-"""The embedded broker: one process, seqs in a dict, delivery by direct call."""
+"""The embedded broker: one process, streams in a dict, delivery by direct call.
+
+Each channel keeps its last `history_size` events for at most `history_ttl` seconds. A
+stream nobody has published to or subscribed to for `history_ttl` is dropped with its seq,
+so one-shot channels do not pile up; if the channel is used again it starts a new epoch.
+"""
 
 from __future__ import annotations
 
-from app.hub.broker import Deliver, Published
+import asyncio
+import contextlib
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from itertools import islice
+
+from app.hub.broker import Deliver, HistoryPage, Position, Published
+
+
+def new_epoch() -> str:
+    return secrets.token_urlsafe(6)
+
+
+@dataclass(slots=True)
+class Stream:
+    epoch: str
+    seq: int = 0
+    touched: float = 0.0  # monotonic time of the last publish or read
+    # (seq, payload, monotonic time published), oldest first
+    events: deque[tuple[int, bytes, float]] = field(default_factory=deque)
 
 
 class MemoryBroker:
-    def __init__(self) -> None:
-        self._seqs: dict[str, int] = {}
+    def __init__(self, history_size: int = 1000, history_ttl: float = 600.0) -> None:
+        self.history_size = history_size
+        self.history_ttl = history_ttl
+        self._streams: dict[str, Stream] = {}
+        self._local: set[str] = set()  # channels with local subscribers
         self._deliver: Deliver | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, deliver: Deliver) -> None:
         self._deliver = deliver
+        self._sweeper = asyncio.create_task(self._sweep_forever())
 
     async def stop(self) -> None:
         self._deliver = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+
+    def _stream(self, channel: str, now: float) -> Stream:
+        stream = self._streams.get(channel)
+        if stream is None:
+            stream = self._streams[channel] = Stream(new_epoch())
+        stream.touched = now
+        return stream
+
+    def _trim(self, stream: Stream, now: float) -> None:
+        events = stream.events
+        oldest = now - self.history_ttl
+        while events and (len(events) > self.history_size or events[0][2] < oldest):
+            events.popleft()
 
     async def publish(self, channel: str, payload: bytes) -> Published:
         if self._deliver is None:
             raise RuntimeError("broker is not started")
-        seq = self._seqs.get(channel, 0) + 1
-        self._seqs[channel] = seq
-        return Published(channel, seq, self._deliver(channel, seq, payload))
+        now = time.monotonic()
+        stream = self._stream(channel, now)
+        stream.seq += 1
+        stream.events.append((stream.seq, payload, now))
+        self._trim(stream, now)
+        recipients = self._deliver(channel, stream.seq, payload)
+        return Published(channel, stream.seq, stream.epoch, recipients)
 
-    async def last_seq(self, channel: str) -> int:
-        return self._seqs.get(channel, 0)
+    async def history(self, channel: str, since: int | None, limit: int) -> HistoryPage:
+        now = time.monotonic()
+        stream = self._stream(channel, now)
+        self._trim(stream, now)
+        position = Position(stream.seq, stream.epoch)
+        events = stream.events
+        if limit <= 0 or not events:
+            return HistoryPage(position, [])
+        if since is None:
+            start = max(0, len(events) - limit)
+        else:
+            # seqs in the deque are consecutive, so the index of since + 1 is arithmetic
+            start = min(len(events), max(0, since + 1 - events[0][0]))
+        chosen = islice(events, start, start + limit)
+        return HistoryPage(position, [(seq, payload) for seq, payload, _ in chosen])
 
     async def subscribe(self, channel: str) -> None:
-        return None
+        self._local.add(channel)
 
     async def unsubscribe(self, channel: str) -> None:
-        return None
+        self._local.discard(channel)
+        stream = self._streams.get(channel)
+        if stream is not None:
+            stream.touched = time.monotonic()
+
+    def sweep(self, now: float | None = None) -> int:
+        """Drop streams idle past the history TTL with no local subscriber; how many went."""
+        now = time.monotonic() if now is None else now
+        idle = [
+            channel
+            for channel, stream in self._streams.items()
+            if now - stream.touched > self.history_ttl and channel not in self._local
+        ]
+        for channel in idle:
+            del self._streams[channel]
+        return len(idle)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(max(1.0, self.history_ttl / 10))
+            self.sweep()

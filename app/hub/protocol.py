@@ -15,6 +15,9 @@ from enum import StrEnum
 from typing import Any
 
 from app.channels import CHANNEL_RULE, is_valid_channel
+from app.hub.broker import Position
+
+EPOCH_MAX_LENGTH = 64
 
 
 class ErrorCode(StrEnum):
@@ -94,6 +97,31 @@ class ClientMessage:
             )
         assert isinstance(channel, str)
         return channel
+
+    def since(self) -> Position | None:
+        """The recovery position of a subscribe: `{"seq": n >= 0, "epoch": "..."}`."""
+        since = self.body.get("since")
+        if since is None:
+            return None
+        if not isinstance(since, dict) or set(since) != {"seq", "epoch"}:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST,
+                "'since' must be an object {\"seq\": <last seq seen>, \"epoch\": <its epoch>}",
+                self.type,
+            )
+        seq, epoch = since["seq"], since["epoch"]
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, "'since.seq' must be an integer >= 0", self.type
+            )
+        if not isinstance(epoch, str) or not 0 < len(epoch) <= EPOCH_MAX_LENGTH:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST,
+                f"'since.epoch' must be the epoch string from 'subscribed' "
+                f"(1-{EPOCH_MAX_LENGTH} characters)",
+                self.type,
+            )
+        return Position(seq, epoch)
 
 
 def parse_client_message(raw: str) -> ClientMessage:

@@ -13,6 +13,7 @@ from app.hub.broker import Broker
 from app.hub.dispatch import Dispatcher
 from app.hub.events import EventBroadcaster
 from app.hub.hub import Hub
+from app.hub.idempotency import IdempotencyStore
 from app.lifecycle import Lifecycle
 from app.loop_lag import LoopLag
 from app.monitor.alert_store import AlertStore
@@ -28,6 +29,7 @@ BROKER = web.AppKey("broker", Broker)
 HUB = web.AppKey("hub", Hub)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 BROADCASTER = web.AppKey("broadcaster", EventBroadcaster)
+IDEMPOTENCY = web.AppKey("idempotency", IdempotencyStore)
 STORE = web.AppKey("store", AlertStore)
 HEALTH = web.AppKey("health", HealthRegistry)
 HEALTH_WATCH = web.AppKey("health_watch", HealthWatch)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from app.web import keys
-from app.web.errors import json_error
+from app.web.query import int_query
 
 MAX_ALERTS_LIMIT = 1000
 
@@ -23,7 +23,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def metrics_history(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
-    seconds = _int_query(request, "seconds", settings.history_seconds, 1, settings.history_seconds)
+    seconds = int_query(request, "seconds", settings.history_seconds, 1, settings.history_seconds)
     collector = request.app[keys.COLLECTOR]
     return web.json_response(
         {
@@ -34,7 +34,7 @@ async def metrics_history(request: web.Request) -> web.Response:
 
 
 async def alerts(request: web.Request) -> web.Response:
-    limit = _int_query(request, "limit", 20, 1, MAX_ALERTS_LIMIT)
+    limit = int_query(request, "limit", 20, 1, MAX_ALERTS_LIMIT)
     store = request.app[keys.STORE]
     engine = request.app[keys.ALERTS]
     recent = await store.recent(limit)
@@ -48,16 +48,3 @@ async def alerts(request: web.Request) -> web.Response:
 
 async def connections(request: web.Request) -> web.Response:
     return web.json_response(request.app[keys.HUB].stats())
-
-
-def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise json_error(400, f"'{name}' must be an integer", field=name) from None
-    if not low <= value <= high:
-        raise json_error(400, f"'{name}' must be between {low} and {high}", field=name)
-    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -12,13 +13,17 @@ from aiohttp import web
 
 from app.channels import CHANNEL_RULE, ID_RULE, is_valid_channel, is_valid_id
 from app.hub.events import NoRouteError
+from app.hub.idempotency import KeyReused
 from app.settings import Settings, env_name
 from app.web import keys
 from app.web.errors import json_error
+from app.web.identity import bearer_token
 
 EVENT_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 EVENT_MAX_LENGTH = 64
-FIELDS = {"event", "data", "business_id", "user_id", "channel"}
+FIELDS = {"event", "data", "business_id", "user_id", "channel", "idempotency_key"}
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def _parse_body(raw: bytes) -> dict[str, Any]:
@@ -58,8 +63,8 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
 
 def authorize_publisher(request: web.Request, settings: Settings) -> None:
     if settings.publish_key is not None:
-        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not presented:
+        presented = bearer_token(request)
+        if presented is None:
             raise json_error(401, f"send 'Authorization: Bearer <{env_name('publish_key')}>'")
         if not hmac.compare_digest(presented.encode(), settings.publish_key.encode()):
             raise json_error(401, "the publish key is wrong")
@@ -89,22 +94,53 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
         raise json_error(413, too_large) from None
 
 
+def idempotency_key(request: web.Request, body: dict[str, Any]) -> str | None:
+    header = request.headers.get(IDEMPOTENCY_HEADER)
+    field = body.pop("idempotency_key", None)
+    if header is not None and field is not None and header != field:
+        raise json_error(
+            400, f"the {IDEMPOTENCY_HEADER} header and 'idempotency_key' differ", "idempotency_key"
+        )
+    key = header if header is not None else field
+    if key is not None and (not isinstance(key, str) or not KEY_PATTERN.fullmatch(key)):
+        raise json_error(
+            400, "an idempotency key is 1-255 printable ASCII characters", "idempotency_key"
+        )
+    return key
+
+
+def fingerprint(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 async def publish_event(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     authorize_publisher(request, settings)
     if request.content_type != "application/json":
         raise json_error(415, "send the event as application/json")
     body = _parse_body(await _read_limited(request, settings.max_publish_bytes))
+    key = idempotency_key(request, body)
+
+    async def publish() -> dict[str, Any]:
+        try:
+            result = await request.app[keys.BROADCASTER].emit(
+                body["event"],
+                body["data"],
+                business_id=body.get("business_id"),
+                user_id=body.get("user_id"),
+                channel=body.get("channel"),
+            )
+        except NoRouteError as exc:
+            raise json_error(400, str(exc), "channel") from None
+        return {"channels": result.channels, "recipients": result.recipients}
+
+    if key is None:
+        return web.json_response(await publish(), status=202)
     try:
-        result = await request.app[keys.BROADCASTER].emit(
-            body["event"],
-            body["data"],
-            business_id=body.get("business_id"),
-            user_id=body.get("user_id"),
-            channel=body.get("channel"),
-        )
-    except NoRouteError as exc:
-        raise json_error(400, str(exc), "channel") from None
-    return web.json_response(
-        {"channels": result.channels, "recipients": result.recipients}, status=202
-    )
+        answer, replayed = await request.app[keys.IDEMPOTENCY].run(key, fingerprint(body), publish)
+    except KeyReused:
+        raise json_error(
+            422, "this idempotency key was used for a different event", "idempotency_key"
+        ) from None
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return web.json_response(answer, status=202, headers=headers)

@@ -7,8 +7,8 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from app.web import keys, monitoring, page, probes, publish
-from app.web.ws import websocket_handler
+from app.web import history, keys, monitoring, page, probes, publish
+from app.web.websocket import websocket_handler
 
 
 def setup_routes(app: web.Application, static_dir: Path) -> None:
@@ -22,6 +22,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
             web.get("/api/monitoring/alerts", monitoring.alerts),
             web.get("/api/monitoring/connections", monitoring.connections),
             web.post("/api/events", publish.publish_event),
+            web.get("/api/channels/{channel}/history", history.channel_history),
             web.get("/livez", probes.livez),
             web.get("/readyz", probes.readyz),
             web.get("/metrics", make_aiohttp_handler(app[keys.REGISTRY])),

@@ -10,53 +10,18 @@ from typing import cast
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from app.auth.identity import Identity
 from app.auth.origin import origin_allowed
-from app.auth.tokens import TokenError, verify_token
-from app.channels import ID_RULE, is_valid_id
 from app.hub import protocol
 from app.hub.connection import Connection, SocketTransport
 from app.hub.hub import Hub
 from app.hub.limits import TokenBucket
 from app.hub.protocol import ErrorCode, ProtocolError
-from app.settings import Settings
 from app.timeutil import now_rfc3339
 from app.web import keys
 from app.web.errors import json_error
+from app.web.identity import authenticate
 
 log = logging.getLogger(__name__)
-
-
-def identity_from_query(request: web.Request) -> Identity:
-    """Open mode: identity comes unchecked from the query string."""
-    user_id = request.query.get("user_id") or None
-    business_id = request.query.get("business_id") or None
-    for name, value in (("user_id", user_id), ("business_id", business_id)):
-        if value is not None and not is_valid_id(value):
-            raise json_error(400, f"'{name}' must be {ID_RULE}", name)
-    return Identity(user_id=user_id, business_ids=(business_id,) if business_id else ())
-
-
-def identity_from_token(request: web.Request, secret: str) -> Identity:
-    for name in ("user_id", "business_id"):
-        if name in request.query:
-            raise json_error(
-                400, f"'{name}' is not accepted here: identity comes from the signed token", name
-            )
-    token = request.query.get("token")
-    if not token:
-        raise json_error(401, "a signed token is required: connect with ?token=...", "token")
-    try:
-        claims = verify_token(secret, token)
-    except TokenError as exc:
-        raise json_error(401, str(exc), "token") from None
-    return Identity(claims.user_id, claims.business_ids, claims.expires_at)
-
-
-def authenticate(request: web.Request, settings: Settings) -> Identity:
-    if settings.secret is None:
-        return identity_from_query(request)
-    return identity_from_token(request, settings.secret)
 
 
 async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
@@ -70,6 +35,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         )
         raise json_error(403, "this Origin may not open a WebSocket here")
     identity = authenticate(request, settings)
+    auto_subscribe = query_flag(request, "auto_subscribe", default=True)
 
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat,
@@ -104,9 +70,11 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         "connection %s opened from %s: %s", conn.connection_id, conn.remote, ", ".join(channels)
     )
     try:
-        hub.send(conn, welcome(conn, hub.node, channels))
-        for channel in channels:
-            await hub.subscribe(conn, channel)
+        hello = welcome(conn, hub, channels, auto_subscribe)
+        if auto_subscribe:
+            await hub.open(conn, hello, channels)
+        else:
+            hub.send(conn, hello)
         await receive_loop(request, conn, TokenBucket(settings.rate_limit, settings.rate_burst))
     finally:
         if expiry is not None:
@@ -116,13 +84,26 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-def welcome(conn: Connection, node: str, channels: list[str]) -> bytes:
+def query_flag(request: web.Request, name: str, default: bool) -> bool:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if raw in ("1", "true"):
+        return True
+    if raw in ("0", "false"):
+        return False
+    raise json_error(400, f"'{name}' must be true or false", name)
+
+
+def welcome(conn: Connection, hub: Hub, channels: list[str], auto_subscribed: bool) -> bytes:
     return protocol.frame(
         {
             "type": "connected",
             "connection_id": conn.connection_id,
-            "node": node,
+            "node": hub.node,
+            "epoch": hub.boot_id,
             "channels": channels,
+            "auto_subscribed": auto_subscribed,
             "timestamp": now_rfc3339(),
         }
     )

@@ -1,0 +1,53 @@
+"""GET /api/channels/{channel}/history: a channel's recent events, for a client starting cold.
+
+Read under the same permissions as subscribing. With `since`, the events after that seq;
+without, the latest `limit`. `complete` says whether the answer holds every event in that
+range; the position (`seq`, `epoch`) is what to subscribe from to continue without a gap.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from app.auth.permissions import may_read
+from app.channels import CHANNEL_RULE, is_valid_channel
+from app.web import keys
+from app.web.errors import json_error
+from app.web.identity import authenticate
+from app.web.query import int_query
+
+DEFAULT_LIMIT = 50
+
+
+async def channel_history(request: web.Request) -> web.Response:
+    settings = request.app[keys.SETTINGS]
+    channel = request.match_info["channel"]
+    if not is_valid_channel(channel):
+        raise json_error(400, f"the channel must be {CHANNEL_RULE}", "channel")
+    identity = authenticate(request, settings)
+    if not may_read(identity, channel, settings.open_mode):
+        raise json_error(403, f"not allowed to read '{channel}'", "channel")
+    since = int_query(request, "since", None, 0, 2**62)
+    limit = int_query(
+        request, "limit", min(DEFAULT_LIMIT, settings.history_size), 1, settings.history_size
+    )
+    page = await request.app[keys.HUB].read(channel, since, limit)
+    top = page.position.seq
+    start = since if since is not None else max(0, top - limit)
+    expected = min(top - start, limit)
+    first = page.events[0][0] if page.events else None
+    complete = len(page.events) == expected and (expected == 0 or first == start + 1)
+    events = [
+        {"channel": channel, "seq": seq, **json.loads(payload)} for seq, payload in page.events
+    ]
+    return web.json_response(
+        {
+            "channel": channel,
+            "seq": top,
+            "epoch": page.position.epoch,
+            "events": events,
+            "complete": complete,
+        }
+    )
