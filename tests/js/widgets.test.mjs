@@ -37,7 +37,7 @@ function sample(overrides = {}, t = T0) {
     net_bytes_sent: 1,
     net_bytes_recv: 2,
     active_connections: 7,
-    pending_tasks: 2,
+    queued_frames: 2,
     timestamp: iso(t),
     ...overrides,
   };
@@ -354,6 +354,8 @@ describe('SystemStatus', () => {
 
     assert.equal(root.querySelector('#active-connections').textContent, '7');
     assert.equal(root.querySelector('#load-average').textContent, '0.25 / 0.50 / 0.75');
+    assert.equal(root.querySelector('#queued-frames').textContent, '2');
+    assert.match(root.querySelector('#queued-frames').parentNode.textContent, /^Queued frames/);
     assert.equal(root.querySelector('#last-sample').getAttribute('datetime'), new Date(T0).toISOString());
   });
 
