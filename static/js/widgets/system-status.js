@@ -36,6 +36,7 @@ const STATE_ANNOUNCEMENTS = {
 };
 
 export class SystemStatus {
+  /** `config.thresholds`: the gauge levels of the page config (none: no levels). */
   constructor(root, { socket, config = {}, fetch, now = () => Date.now() } = {}) {
     this.root = root;
     this.socket = socket;
