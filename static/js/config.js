@@ -11,6 +11,8 @@
 //   thresholds          {cpu|memory|disk: {warning, critical}} in percent
 //   events              {"<event type>": {label, tone, glyph}}
 
+import { pageParam } from './socket/url.js';
+
 export const CONFIG_ELEMENT_ID = 'livewatch-config';
 
 function isPlainObject(v) {
@@ -68,4 +70,14 @@ export function parseConfig(text, logger = globalThis.console) {
 export function readConfig(doc, logger = globalThis.console) {
   const el = doc && typeof doc.getElementById === 'function' ? doc.getElementById(CONFIG_ELEMENT_ID) : null;
   return parseConfig(el ? el.textContent : undefined, logger);
+}
+
+/** Does the server want a token that the page URL (its `search`) does not carry? */
+export function needsToken(config, search) {
+  return Boolean(config) && config.auth === 'token' && pageParam(search, 'token') === null;
+}
+
+/** What to tell the user when needsToken(): how to open the page. */
+export function tokenMessage(pathname) {
+  return `This page needs a token: open it as ${pathname || ''}?token=\u2026`;
 }

@@ -1,7 +1,8 @@
 // Page entry point: one LiveSocket shared by every widget.
 
-import { readConfig } from './config.js';
+import { needsToken, readConfig, tokenMessage } from './config.js';
 import { LiveSocket } from './socket.js';
+import { pageLocation } from './socket/url.js';
 import { AlertBanner } from './widgets/alert-banner.js';
 import { HistoryCharts } from './widgets/charts.js';
 import { LiveFeed } from './widgets/live-feed.js';
@@ -9,12 +10,15 @@ import { SystemStatus } from './widgets/system-status.js';
 
 export function start(doc = globalThis.document, win = globalThis.window) {
   const config = readConfig(doc);
+  const where = pageLocation();
+  // The server would refuse the socket: say so instead of retrying forever.
+  const tokenMissing = needsToken(config, where.search);
   const socket = new LiveSocket();
   const mount = (id) => doc.getElementById(id);
 
   const widgets = [
     new AlertBanner(mount('alerts'), { socket }),
-    new SystemStatus(mount('system-status'), { socket, config }),
+    new SystemStatus(mount('system-status'), { socket, config, blocked: tokenMissing ? tokenMessage(where.pathname) : null }),
     new LiveFeed(mount('feed'), { socket, config }),
     new HistoryCharts(mount('charts'), { socket, config }),
   ];
@@ -31,9 +35,9 @@ export function start(doc = globalThis.document, win = globalThis.window) {
   });
 
   socket.subscribe('system');
-  socket.connect();
+  if (!tokenMissing) socket.connect();
 
-  const app = { socket, config, widgets };
+  const app = { socket, config, widgets, tokenMissing };
   if (win) win.livewatch = app;
   return app;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { parseConfig, readConfig } from '../../static/js/config.js';
+import { needsToken, parseConfig, readConfig, tokenMessage } from '../../static/js/config.js';
 import { fakeLogger } from './fakes.mjs';
 import { PAGE_CONFIG } from './page-config.mjs';
 
@@ -69,5 +69,24 @@ describe('readConfig', () => {
     assert.deepEqual(readConfig(docWith(null), logger), EMPTY);
     assert.deepEqual(readConfig(undefined, logger), EMPTY);
     assert.equal(logger.log.warn.length, 2);
+  });
+});
+
+describe('needsToken', () => {
+  const token = { ...PAGE_CONFIG, auth: 'token' };
+
+  test('only when the server wants a token and the page URL has none', () => {
+    assert.equal(needsToken(token, ''), true);
+    assert.equal(needsToken(token, '?user_id=3'), true);
+    assert.equal(needsToken(token, '?token='), true, 'an empty token is no token');
+    assert.equal(needsToken(token, '?token=abc'), false);
+    assert.equal(needsToken(PAGE_CONFIG, ''), false);
+    assert.equal(needsToken(parseConfig('{nope', fakeLogger()), ''), false, 'without a config the socket just tries');
+  });
+
+  test('the message says how to open the page', () => {
+    assert.equal(tokenMessage('/'), 'This page needs a token: open it as /?token=\u2026');
+    assert.equal(tokenMessage('/watch/'), 'This page needs a token: open it as /watch/?token=\u2026');
+    assert.equal(tokenMessage(undefined), 'This page needs a token: open it as ?token=\u2026');
   });
 });

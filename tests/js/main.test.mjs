@@ -90,6 +90,7 @@ describe('start()', () => {
     await settle();
 
     assert.equal(win.livewatch, app);
+    assert.equal(app.tokenMissing, false);
     assert.deepEqual(warned, []);
     assert.equal(FakeWebSocket.instances.length, 1, 'one socket for the page');
     const ws = FakeWebSocket.last;
@@ -122,6 +123,31 @@ describe('start()', () => {
     FakeWebSocket.last.open();
     await settle();
     assert.deepEqual(fetched.sort(), Object.keys(BODIES).sort());
+  });
+
+  test('token mode without ?token=: says how to open the page and opens no socket', async () => {
+    const { doc, app, fetched } = openPage({
+      url: 'https://host.test/prefix/?user_id=4',
+      configText: JSON.stringify({ ...PAGE_CONFIG, auth: 'token' }),
+    });
+    await settle();
+    assert.equal(app.tokenMissing, true);
+    const conn = doc.querySelector('#connection-state');
+    assert.equal(conn.textContent, 'This page needs a token: open it as /prefix/?token=\u2026');
+    assert.equal(conn.getAttribute('data-state'), 'blocked');
+    assert.match(doc.querySelector('[role=status]').textContent, /needs a token/, 'announced');
+    await settle(600); // past the first retry time and a tick of the indicator
+    assert.equal(FakeWebSocket.instances.length, 0, 'no socket, so no retries');
+    assert.equal(conn.textContent, 'This page needs a token: open it as /prefix/?token=\u2026');
+    assert.equal(app.socket.state.state, 'idle');
+    assert.deepEqual(fetched.sort(), Object.keys(BODIES).sort(), 'what HTTP serves still loads');
+  });
+
+  test('open mode connects without a token', async () => {
+    const { app } = openPage({ url: 'https://host.test/' });
+    await settle();
+    assert.equal(app.tokenMissing, false);
+    assert.equal(FakeWebSocket.last.url, 'wss://host.test/api/monitoring/ws');
   });
 
   for (const [what, configText] of [

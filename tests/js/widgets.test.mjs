@@ -417,7 +417,7 @@ describe('SystemStatus', () => {
   });
 });
 
-describe('SystemStatus without thresholds', () => {
+describe('SystemStatus without thresholds or connection', () => {
   test('no thresholds in the config: values show, no warning or critical level is made up', async () => {
     const root = mount('system-status');
     await started(new SystemStatus(root, { socket, config: {}, fetch: fakeFetch({ 'api/monitoring/metrics': [200, sample()] }), now: clock.now }));
@@ -426,6 +426,18 @@ describe('SystemStatus without thresholds', () => {
       assert.ok(gauge.getAttribute('data-value'), k);
       assert.ok(!['warning', 'critical'].includes(gauge.getAttribute('data-level')), k);
     }
+  });
+
+  test('blocked: the reason replaces the connection state and stays', async () => {
+    const root = mount('system-status');
+    const status = await started(new SystemStatus(root, { socket, config: CONFIG, blocked: 'This page needs a token', fetch: fakeFetch({}), now: clock.now }));
+    const conn = root.querySelector('#connection-state');
+    assert.equal(conn.textContent, 'This page needs a token');
+    assert.equal(conn.getAttribute('data-state'), 'blocked');
+    assert.equal(root.querySelector('[role=status]').textContent, 'This page needs a token');
+    ws.drop();
+    status.tick();
+    assert.equal(conn.textContent, 'This page needs a token');
   });
 });
 

@@ -36,11 +36,15 @@ const STATE_ANNOUNCEMENTS = {
 };
 
 export class SystemStatus {
-  /** `config.thresholds`: the gauge levels of the page config (none: no levels). */
-  constructor(root, { socket, config = {}, fetch, now = () => Date.now() } = {}) {
+  /**
+   * `config.thresholds`: the gauge levels of the page config (none: no levels).
+   * `blocked`: why the page does not connect, shown instead of the socket state.
+   */
+  constructor(root, { socket, config = {}, blocked = null, fetch, now = () => Date.now() } = {}) {
     this.root = root;
     this.socket = socket;
     this.thresholds = config.thresholds || {};
+    this.blocked = blocked;
     this.fetchOptions = fetch ? { fetch } : {};
     this.now = now;
     this.lastSampleTime = -Infinity;
@@ -178,6 +182,12 @@ export class SystemStatus {
   }
 
   renderConnection(state) {
+    if (this.blocked) {
+      setText(this.conn, this.blocked);
+      setAttr(this.conn, 'data-state', 'blocked');
+      setText(this.announcer, this.blocked);
+      return;
+    }
     const name = state.state === 'idle' ? 'connecting' : state.state;
     setText(this.conn, connectionText(state, this.now()));
     setAttr(this.conn, 'data-state', name);
