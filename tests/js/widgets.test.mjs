@@ -442,7 +442,7 @@ describe('SystemStatus without thresholds or connection', () => {
 });
 
 describe('HistoryCharts', () => {
-  test('seeds from history, appends live samples and trims to the window', async () => {
+  test('loads history, appends live samples and trims to the window', async () => {
     const samples = [];
     for (let i = 0; i < 100; i += 1) samples.push(sample({ cpu_percent: i }, T0 + i * 2000));
     const fetch = fakeFetch({ 'api/monitoring/metrics/history?seconds=900': [200, { interval_seconds: 2, samples }] });
