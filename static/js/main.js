@@ -1,46 +1,25 @@
 // Page entry point: one LiveSocket shared by every widget.
 
+import { needsToken, readConfig, tokenMessage } from './config.js';
 import { LiveSocket } from './socket.js';
+import { pageLocation } from './socket/url.js';
 import { AlertBanner } from './widgets/alert-banner.js';
 import { HistoryCharts } from './widgets/charts.js';
 import { LiveFeed } from './widgets/live-feed.js';
 import { SystemStatus } from './widgets/system-status.js';
 
-export const DEFAULT_CONFIG = Object.freeze({
-  thresholds: {
-    cpu: { warning: 75, critical: 90 },
-    memory: { warning: 80, critical: 90 },
-    disk: { warning: 80, critical: 90 },
-  },
-  history_seconds: 900,
-  collector_interval: 2.0,
-  version: '',
-});
-
-/** The server-rendered config, over the defaults. */
-export function parseConfig(text) {
-  let parsed = {};
-  try {
-    parsed = JSON.parse(text || '{}') || {};
-  } catch (err) {
-    console.warn('livewatch: bad page config, using defaults', err);
-  }
-  return {
-    ...DEFAULT_CONFIG,
-    ...parsed,
-    thresholds: { ...DEFAULT_CONFIG.thresholds, ...(parsed.thresholds || {}) },
-  };
-}
-
 export function start(doc = globalThis.document, win = globalThis.window) {
-  const config = parseConfig(doc.getElementById('livewatch-config')?.textContent);
+  const config = readConfig(doc);
+  const where = pageLocation();
+  // The server would refuse the socket: say so instead of retrying forever.
+  const tokenMissing = needsToken(config, where.search);
   const socket = new LiveSocket();
   const mount = (id) => doc.getElementById(id);
 
   const widgets = [
     new AlertBanner(mount('alerts'), { socket }),
-    new SystemStatus(mount('system-status'), { socket, config }),
-    new LiveFeed(mount('feed'), { socket }),
+    new SystemStatus(mount('system-status'), { socket, config, blocked: tokenMissing ? tokenMessage(where.pathname) : null }),
+    new LiveFeed(mount('feed'), { socket, config }),
     new HistoryCharts(mount('charts'), { socket, config }),
   ];
   for (const w of widgets) w.start();
@@ -56,13 +35,15 @@ export function start(doc = globalThis.document, win = globalThis.window) {
   });
 
   socket.subscribe('system');
-  socket.connect();
+  if (!tokenMissing) socket.connect();
 
-  const app = { socket, config, widgets };
+  const app = { socket, config, widgets, tokenMissing };
   if (win) win.livewatch = app;
   return app;
 }
 
-if (typeof document !== 'undefined' && document.getElementById('livewatch-config')) {
+// In the page (not when imported by tests). The mount points decide, not the
+// config element: a page whose config is missing still starts.
+if (typeof document !== 'undefined' && document.getElementById('system-status')) {
   start();
 }

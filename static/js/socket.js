@@ -1,16 +1,26 @@
 // The one WebSocket client shared by every widget on the page.
 //
-// Speaks livewatch wire protocol v1 (see DESIGN.md). Everything that touches
-// the outside world (WebSocket class, timers, clock, random source, window,
-// navigator, location, logger) can be injected, so `node --test` drives it
-// without a browser. Nothing here touches the DOM at import time.
+// Speaks livewatch wire protocol v1 (docs/protocol.md). This module is the
+// connection state machine and its timers; the parts live in ./socket/:
+// backoff, event emitter, subscriptions, seq tracking and the URL.
+// Everything that touches the outside world (WebSocket class, timers,
+// clock, random source, window, navigator, location, logger) can be
+// injected, so `node --test` drives it without a browser. Nothing here
+// touches the DOM at import time.
 
-export const SOCKET_PATH = 'api/monitoring/ws';
-export const FORWARDED_PARAMS = Object.freeze(['token', 'user_id', 'business_id']);
+import { BACKOFF_BASE, BACKOFF_CAP, Backoff } from './socket/backoff.js';
+import { Emitter } from './socket/emitter.js';
+import { SeqTracker } from './socket/seq-tracker.js';
+import { Subscriptions } from './socket/subscriptions.js';
+import { NamedTimers } from './socket/timers.js';
+import { SOCKET_PATH, pageLocation, socketUrl } from './socket/url.js';
+
+export { backoffBound, backoffDelay } from './socket/backoff.js';
+export { FORWARDED_PARAMS, SOCKET_PATH, socketUrl } from './socket/url.js';
 
 export const DEFAULTS = Object.freeze({
-  baseDelay: 500, // ms, first backoff bound
-  maxDelay: 30_000, // ms, backoff cap
+  baseDelay: BACKOFF_BASE, // ms, first backoff bound
+  maxDelay: BACKOFF_CAP, // ms, backoff cap
   stableAfter: 10_000, // ms a connection must stay open before attempts reset
   pingInterval: 20_000, // ms between client pings
   pongTimeout: 10_000, // ms without any frame after a ping => socket is dead
@@ -21,58 +31,11 @@ const WS_OPEN = 1;
 const CLOSE_NORMAL = 1000;
 const CLOSE_DEAD = 4000; // application code: we gave up on an unresponsive socket
 
-/** Upper bound of the backoff delay before attempt `attempt` (0-based). */
-export function backoffBound(attempt, base = DEFAULTS.baseDelay, cap = DEFAULTS.maxDelay) {
-  const n = Math.max(0, Math.floor(attempt));
-  return Math.min(cap, base * 2 ** n);
-}
+/** Server frames emitted under their own type as well as 'frame'. */
+const TYPED_FRAMES = new Set(['connected', 'subscribed', 'unsubscribed', 'pong', 'error']);
 
-/** Full jitter: a delay drawn uniformly from [0, min(cap, base * 2^attempt)]. */
-export function backoffDelay(attempt, random = Math.random, base = DEFAULTS.baseDelay, cap = DEFAULTS.maxDelay) {
-  let r = Number(random());
-  if (!Number.isFinite(r)) r = 0;
-  r = Math.min(1, Math.max(0, r));
-  return Math.round(r * backoffBound(attempt, base, cap));
-}
-
-/**
- * The socket URL: `path` resolved against the document's base URI, with the
- * scheme chosen from the page's protocol and the page's own auth parameters
- * forwarded.
- */
-export function socketUrl(loc, path = SOCKET_PATH, forward = FORWARDED_PARAMS) {
-  const base = loc.baseURI || loc.href;
-  if (!base) throw new TypeError('LiveSocket needs options.url or options.location outside a browser');
-  const url = new URL(path, base);
-  url.protocol = loc.protocol === 'https:' ? 'wss:' : 'ws:';
-  url.hash = '';
-  const page = new URLSearchParams(loc.search || '');
-  for (const name of forward) {
-    const value = page.get(name);
-    if (value !== null && value !== '') url.searchParams.set(name, value);
-  }
-  return url.toString();
-}
-
-function defaultLocation() {
-  const loc = globalThis.location;
-  const doc = globalThis.document;
-  return {
-    baseURI: (doc && doc.baseURI) || (loc && loc.href) || undefined,
-    href: loc && loc.href,
-    protocol: loc && loc.protocol,
-    search: (loc && loc.search) || '',
-  };
-}
-
-function defaultTimers() {
-  return {
-    setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-    clearTimeout: (id) => globalThis.clearTimeout(id),
-    setInterval: (fn, ms) => globalThis.setInterval(fn, ms),
-    clearInterval: (id) => globalThis.clearInterval(id),
-  };
-}
+/** Timers that belong to one connection; 'reconnect' belongs to the gap between two. */
+const CONNECTION_TIMERS = ['connect', 'stable', 'ping', 'pong'];
 
 /**
  * States:
@@ -100,32 +63,22 @@ export class LiveSocket {
   #WebSocket;
   #timers;
   #now;
-  #random;
   #window;
   #logger;
   #url;
+  #backoff;
+  #events;
+  #subs;
+  #seqs = new SeqTracker();
 
   #ws = null;
   #onOnlineHandler = () => this.#onOnline();
   #onOfflineHandler = () => this.#onOffline();
   #stopped = false;
-  #attempt = 0;
   #online = true;
   #windowBound = false;
-  #channels = new Map(); // channel -> reference count
-  #lastSeq = new Map(); // channel -> last seq delivered
-  #baseline = new Set(); // channels whose first `subscribed` on this connection is awaited
-  #deliveredHere = new Set(); // channels that delivered an event on this connection
-  #listeners = new Map(); // name -> Set<fn>
-  #node = null;
   #connectionId = null;
   #state = { state: 'idle', nextAttemptAt: null, attempt: 0, online: true, connectionId: null };
-
-  #reconnectTimer = null;
-  #connectTimer = null;
-  #stableTimer = null;
-  #pingTimer = null;
-  #pongTimer = null;
 
   constructor(options = {}) {
     this.#opts = { ...DEFAULTS };
@@ -133,14 +86,22 @@ export class LiveSocket {
       if (typeof options[key] === 'number') this.#opts[key] = options[key];
     }
     this.#WebSocket = options.WebSocket || globalThis.WebSocket;
-    this.#timers = { ...defaultTimers(), ...(options.timers || {}) };
+    this.#timers = new NamedTimers(options.timers);
     this.#now = options.now || (() => Date.now());
-    this.#random = options.random || Math.random;
     this.#window = options.window !== undefined ? options.window : globalThis.window || null;
     this.#logger = options.logger || globalThis.console;
+    this.#backoff = new Backoff({ base: this.#opts.baseDelay, cap: this.#opts.maxDelay, random: options.random || Math.random });
+    this.#events = new Emitter(this.#logger);
+    this.#subs = new Subscriptions({
+      subscribe: (channel) => this.#askFor(channel),
+      unsubscribe: (channel) => {
+        this.#seqs.forget(channel);
+        this.send({ type: 'unsubscribe', channel });
+      },
+    });
     const nav = options.navigator !== undefined ? options.navigator : globalThis.navigator;
     this.#online = !(nav && nav.onLine === false);
-    this.#url = options.url || socketUrl(options.location || defaultLocation(), options.path || SOCKET_PATH);
+    this.#url = options.url || socketUrl(options.location || pageLocation(), options.path || SOCKET_PATH);
     this.#state = { ...this.#state, online: this.#online };
   }
 
@@ -161,29 +122,21 @@ export class LiveSocket {
 
   /** Channels some widget asked for. */
   get channels() {
-    return [...this.#channels.keys()];
+    return this.#subs.channels;
   }
 
   /** Last seq delivered on `channel`, or undefined. */
   lastSeq(channel) {
-    return this.#lastSeq.get(channel);
+    return this.#seqs.last(channel);
   }
 
   /** Register a handler; returns a function that removes it. */
   on(name, fn) {
-    if (typeof fn !== 'function') throw new TypeError('handler must be a function');
-    let set = this.#listeners.get(name);
-    if (!set) this.#listeners.set(name, (set = new Set()));
-    set.add(fn);
-    return () => this.off(name, fn);
+    return this.#events.on(name, fn);
   }
 
   off(name, fn) {
-    const set = this.#listeners.get(name);
-    if (set) {
-      set.delete(fn);
-      if (set.size === 0) this.#listeners.delete(name);
-    }
+    this.#events.off(name, fn);
   }
 
   /** Start (or restart after close()) connecting. */
@@ -191,14 +144,13 @@ export class LiveSocket {
     this.#stopped = false;
     this.#bindWindow();
     if (this.#ws) return;
-    this.#clearTimer('reconnect');
     this.#open();
   }
 
   /** Intentional close: no reconnect until connect() is called again. */
   close() {
     this.#stopped = true;
-    this.#clearTimer('reconnect');
+    this.#timers.clear('reconnect');
     const ws = this.#ws;
     this.#teardown();
     if (ws) {
@@ -230,36 +182,18 @@ export class LiveSocket {
    * function for this one reference.
    */
   subscribe(channel) {
-    if (typeof channel !== 'string' || channel === '') throw new TypeError('channel must be a non-empty string');
-    const count = this.#channels.get(channel) || 0;
-    this.#channels.set(channel, count + 1);
-    if (count === 0 && this.send({ type: 'subscribe', channel })) this.#baseline.add(channel);
-    let done = false;
-    return () => {
-      if (!done) {
-        done = true;
-        this.unsubscribe(channel);
-      }
-    };
+    return this.#subs.add(channel);
   }
 
   unsubscribe(channel) {
-    const count = this.#channels.get(channel) || 0;
-    if (count === 0) return;
-    if (count > 1) {
-      this.#channels.set(channel, count - 1);
-      return;
-    }
-    this.#channels.delete(channel);
-    this.#baseline.delete(channel);
-    this.send({ type: 'unsubscribe', channel });
+    this.#subs.remove(channel);
   }
 
   // ---- connection lifecycle ---------------------------------------------
 
   #open() {
     if (this.#stopped || this.#ws) return;
-    this.#clearTimer('reconnect');
+    this.#timers.clear('reconnect');
     let ws;
     try {
       ws = new this.#WebSocket(this.#url);
@@ -281,27 +215,29 @@ export class LiveSocket {
     ws.onerror = () => {
       // A close event always follows; nothing to do here.
     };
-    this.#connectTimer = this.#timers.setTimeout(() => {
-      this.#connectTimer = null;
+    this.#timers.after('connect', this.#opts.connectTimeout, () => {
       if (ws === this.#ws && ws.readyState !== WS_OPEN) this.#giveUp('connect timeout');
-    }, this.#opts.connectTimeout);
+    });
     // navigator.onLine can be wrong (it only knows about interfaces), so we
     // still try while it says offline, but we show the page as offline.
     this.#setState(this.#online ? 'connecting' : 'offline');
   }
 
   #handleOpen() {
-    this.#clearTimer('connect');
-    this.#pingTimer = this.#timers.setInterval(() => this.#ping(), this.#opts.pingInterval);
-    this.#stableTimer = this.#timers.setTimeout(() => {
-      this.#stableTimer = null;
-      this.#attempt = 0;
+    this.#timers.clear('connect');
+    this.#timers.every('ping', this.#opts.pingInterval, () => this.#ping());
+    this.#timers.after('stable', this.#opts.stableAfter, () => {
+      this.#backoff.reset();
       this.#emitState();
-    }, this.#opts.stableAfter);
-    this.#baseline = new Set(this.#channels.keys());
-    this.#deliveredHere = new Set();
-    for (const channel of this.#channels.keys()) this.send({ type: 'subscribe', channel });
+    });
+    this.#seqs.newConnection();
+    this.#subs.replay();
     this.#setState('live');
+  }
+
+  /** Send `subscribe`; its first answer on this connection is the channel's baseline. */
+  #askFor(channel) {
+    if (this.send({ type: 'subscribe', channel })) this.#seqs.expect(channel);
   }
 
   /** The socket closed on its own (server, network, handshake refused). */
@@ -332,31 +268,20 @@ export class LiveSocket {
     }
     this.#ws = null;
     this.#connectionId = null;
-    this.#clearTimer('connect');
-    this.#clearTimer('stable');
-    this.#clearTimer('ping');
-    this.#clearTimer('pong');
+    this.#timers.clear(...CONNECTION_TIMERS);
   }
 
   #scheduleReconnect() {
     if (this.#stopped) return;
-    this.#clearTimer('reconnect');
-    const delay = backoffDelay(this.#attempt, this.#random, this.#opts.baseDelay, this.#opts.maxDelay);
-    this.#attempt += 1;
-    this.#reconnectTimer = this.#timers.setTimeout(() => {
-      this.#reconnectTimer = null;
-      this.#open();
-    }, delay);
+    const delay = this.#backoff.next();
+    this.#timers.after('reconnect', delay, () => this.#open());
     this.#setState(this.#online ? 'reconnecting' : 'offline', this.#now() + delay);
   }
 
   #ping() {
-    if (!this.isLive || this.#pongTimer !== null) return;
+    if (!this.isLive || this.#timers.has('pong')) return;
     this.send({ type: 'ping' });
-    this.#pongTimer = this.#timers.setTimeout(() => {
-      this.#pongTimer = null;
-      this.#giveUp('no pong within timeout');
-    }, this.#opts.pongTimeout);
+    this.#timers.after('pong', this.#opts.pongTimeout, () => this.#giveUp('no pong within timeout'));
   }
 
   // ---- browser connectivity ---------------------------------------------
@@ -387,7 +312,6 @@ export class LiveSocket {
     } else if (this.#ws) {
       this.#setState('connecting');
     } else {
-      this.#clearTimer('reconnect');
       this.#open();
     }
   }
@@ -405,7 +329,7 @@ export class LiveSocket {
 
   #handleMessage(ev) {
     // Any frame proves the connection is alive.
-    this.#clearTimer('pong');
+    this.#timers.clear('pong');
     const raw = ev && ev.data;
     if (typeof raw !== 'string') {
       this.#logger.warn('livewatch: ignoring non-text frame');
@@ -427,13 +351,8 @@ export class LiveSocket {
         this.#handleEvent(frame);
         return;
       case 'connected':
-        if (this.#node !== null && frame.node !== this.#node) {
-          // Another server: its seq counters are not ours.
-          const channels = [...this.#lastSeq.keys()];
-          this.#lastSeq.clear();
-          for (const channel of channels) this.#emit('reset', { channel, reason: 'node' });
-        }
-        this.#node = frame.node === undefined ? null : frame.node;
+        // Another node has other seq counters: its streams are another epoch.
+        for (const channel of this.#seqs.setEpoch(frame.node)) this.#events.emit('reset', { channel, reason: 'node' });
         this.#connectionId = frame.connection_id === undefined ? null : frame.connection_id;
         this.#askBaselines(frame.channels);
         this.#emitState();
@@ -447,10 +366,8 @@ export class LiveSocket {
       default:
         break;
     }
-    this.#emit('frame', frame);
-    if (frame.type === 'connected' || frame.type === 'subscribed' || frame.type === 'unsubscribed' || frame.type === 'pong' || frame.type === 'error') {
-      this.#emit(frame.type, frame);
-    }
+    this.#events.emit('frame', frame);
+    if (TYPED_FRAMES.has(frame.type)) this.#events.emit(frame.type, frame);
   }
 
   /**
@@ -461,104 +378,50 @@ export class LiveSocket {
   #askBaselines(channels) {
     if (!Array.isArray(channels)) return;
     for (const channel of channels) {
-      if (typeof channel !== 'string' || this.#channels.has(channel) || this.#baseline.has(channel)) continue;
-      this.#baseline.add(channel);
-      this.send({ type: 'subscribe', channel });
+      if (typeof channel !== 'string' || this.#subs.has(channel) || this.#seqs.isExpected(channel)) continue;
+      this.#askFor(channel);
     }
   }
 
   #onSubscribed(channel, seq) {
-    const last = this.#lastSeq.get(channel);
-    const first = this.#baseline.delete(channel);
-    if (last === undefined || seq > last) {
-      this.#lastSeq.set(channel, seq);
-    } else if (first && seq < last && !this.#deliveredHere.has(channel)) {
-      // The channel's counter is below what an earlier connection saw: the
-      // server restarted (seqs begin again at 1). Without this the page would
-      // drop every event until the new seqs passed the old ones. Nothing was
-      // delivered on this connection for the channel, so nothing can repeat.
-      this.#logger.warn(`livewatch: seq of '${channel}' went back from ${last} to ${seq}; the server restarted`);
-      this.#lastSeq.set(channel, seq);
-      this.#emit('reset', { channel, reason: 'restart', from: last, to: seq });
+    const reset = this.#seqs.subscribed(channel, seq);
+    if (reset) {
+      this.#logger.warn(`livewatch: seq of '${channel}' went back from ${reset.from} to ${reset.to}; the server restarted`);
+      this.#events.emit('reset', reset);
     }
-    // Otherwise never move backwards: that would let duplicates through.
   }
 
   #handleEvent(frame) {
     const { channel, seq } = frame;
-    if (typeof channel === 'string' && Number.isFinite(seq)) {
-      const last = this.#lastSeq.get(channel);
-      if (last !== undefined && seq <= last) {
-        this.#emit('duplicate', frame);
-        return;
-      }
-      this.#lastSeq.set(channel, seq);
-      this.#deliveredHere.add(channel);
+    if (typeof channel === 'string' && Number.isFinite(seq) && !this.#seqs.accept(channel, seq)) {
+      this.#events.emit('duplicate', frame);
+      return;
     }
-    this.#emit('frame', frame);
-    this.#emit('event', frame);
-    if (typeof frame.event === 'string') this.#emit(frame.event, frame.data, frame);
+    this.#events.emit('frame', frame);
+    this.#events.emit('event', frame);
+    if (typeof frame.event === 'string') this.#events.emit(frame.event, frame.data, frame);
   }
 
-  // ---- helpers ----------------------------------------------------------
-
-  #emit(name, ...args) {
-    const set = this.#listeners.get(name);
-    if (!set) return;
-    for (const fn of [...set]) {
-      try {
-        fn(...args);
-      } catch (err) {
-        this.#logger.error(`livewatch: '${name}' handler failed`, err);
-      }
-    }
-  }
+  // ---- state snapshot ---------------------------------------------------
 
   #setState(name, nextAttemptAt = null) {
     const prev = this.#state;
     const next = {
       state: name,
       nextAttemptAt,
-      attempt: this.#attempt,
+      attempt: this.#backoff.attempt,
       online: this.#online,
       connectionId: this.#connectionId,
     };
     this.#state = next;
     if (prev.state !== next.state || prev.nextAttemptAt !== next.nextAttemptAt || prev.online !== next.online) {
-      this.#emit('state', { ...next });
+      this.#events.emit('state', { ...next });
     }
   }
 
   /** Refresh attempt/connectionId in the snapshot and tell listeners. */
   #emitState() {
-    this.#state = { ...this.#state, attempt: this.#attempt, connectionId: this.#connectionId };
-    this.#emit('state', { ...this.#state });
-  }
-
-  #clearTimer(which) {
-    switch (which) {
-      case 'reconnect':
-        if (this.#reconnectTimer !== null) this.#timers.clearTimeout(this.#reconnectTimer);
-        this.#reconnectTimer = null;
-        break;
-      case 'connect':
-        if (this.#connectTimer !== null) this.#timers.clearTimeout(this.#connectTimer);
-        this.#connectTimer = null;
-        break;
-      case 'stable':
-        if (this.#stableTimer !== null) this.#timers.clearTimeout(this.#stableTimer);
-        this.#stableTimer = null;
-        break;
-      case 'ping':
-        if (this.#pingTimer !== null) this.#timers.clearInterval(this.#pingTimer);
-        this.#pingTimer = null;
-        break;
-      case 'pong':
-        if (this.#pongTimer !== null) this.#timers.clearTimeout(this.#pongTimer);
-        this.#pongTimer = null;
-        break;
-      default:
-        throw new Error(`unknown timer ${which}`);
-    }
+    this.#state = { ...this.#state, attempt: this.#backoff.attempt, connectionId: this.#connectionId };
+    this.#events.emit('state', { ...this.#state });
   }
 }

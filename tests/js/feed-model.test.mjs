@@ -3,9 +3,9 @@ import { describe, test } from 'node:test';
 
 import {
   DEFAULT_ICON,
-  EVENT_ICONS,
   FeedModel,
   MAX_ITEMS,
+  eventCatalogue,
   filterItems,
   iconFor,
   isFeedFrame,
@@ -13,15 +13,7 @@ import {
   summarize,
   toItem,
 } from '../../static/js/model/feed.js';
-
-const EVENT_TYPES = [
-  'business.created', 'business.updated', 'business.stage_changed',
-  'task.started', 'task.completed', 'task.failed',
-  'playbook.started', 'playbook.completed', 'playbook.failed',
-  'approval.required', 'approval.granted', 'approval.rejected',
-  'system.alert', 'system.alert_resolved', 'system.metric', 'system.health',
-  'analytics.kpi_update', 'analytics.anomaly',
-];
+import { PAGE_CONFIG } from './page-config.mjs';
 
 let seq = 0;
 function frame(event = 'task.started', channel = 'global', data = {}) {
@@ -45,18 +37,11 @@ describe('feed items', () => {
     assert.equal(item.time, Date.parse('2026-01-01T00:00:00Z'));
   });
 
-  test('every one of the 18 types has its own icon, unknown types the default', () => {
-    assert.equal(EVENT_TYPES.length, 18);
-    for (const type of EVENT_TYPES) {
-      assert.ok(EVENT_ICONS[type], type);
-      assert.notEqual(iconFor(type), DEFAULT_ICON, type);
-      assert.ok(iconFor(type).glyph && iconFor(type).label, type);
-    }
-    assert.equal(new Set(EVENT_TYPES.map((t) => iconFor(t).glyph)).size, 18, 'glyphs are distinct');
-    assert.equal(iconFor('nobody.knows'), DEFAULT_ICON);
-    assert.equal(iconFor('constructor'), DEFAULT_ICON);
+  test('without a catalogue every event gets the default icon', () => {
+    assert.equal(iconFor('task.started'), DEFAULT_ICON);
+    assert.equal(toItem(frame('task.started')).icon, DEFAULT_ICON);
+    assert.deepEqual(DEFAULT_ICON, { glyph: '\u2022', tone: 'neutral', label: 'Event' });
   });
-
   test('summaries prefer title, message, then ids', () => {
     assert.equal(summarize('task.started', { title: 'Import leads', task_id: 't1' }), 'Import leads');
     assert.equal(summarize('system.alert', { message: 'CPU  at\n95%' }), 'CPU at 95%');
@@ -66,6 +51,54 @@ describe('feed items', () => {
     assert.equal(summarize('x', null), '');
     assert.equal(summarize('x', 'plain text'), 'plain text');
     assert.equal(summarize('x', { message: 'y'.repeat(500) }).length, 120);
+  });
+});
+
+describe('event catalogue', () => {
+  test('icons come from the catalogue of the page config; unknown events get the default', () => {
+    const catalogue = eventCatalogue(PAGE_CONFIG.events);
+    assert.deepEqual([...catalogue.keys()], Object.keys(PAGE_CONFIG.events));
+    for (const [event, entry] of Object.entries(PAGE_CONFIG.events)) {
+      assert.deepEqual(iconFor(event, catalogue), { glyph: entry.glyph, tone: entry.tone, label: entry.label }, event);
+    }
+    assert.equal(iconFor('nobody.knows', catalogue), DEFAULT_ICON);
+    assert.equal(iconFor('constructor', catalogue), DEFAULT_ICON);
+    assert.equal(iconFor('__proto__', catalogue), DEFAULT_ICON);
+    assert.ok(Object.isFrozen(iconFor('task.started', catalogue)));
+  });
+
+  test('toItem takes the icon from the catalogue it is given', () => {
+    const catalogue = eventCatalogue(PAGE_CONFIG.events);
+    assert.deepEqual(toItem(frame('task.started'), catalogue).icon, { glyph: '\u25B6', tone: 'info', label: 'Task started' });
+  });
+
+  test('odd entries: left out, or their odd fields take the default', () => {
+    const catalogue = eventCatalogue({
+      'a.list': ['x'],
+      'a.null': null,
+      'a.string': 'Task',
+      'no.glyph': { label: 'No glyph', tone: 'info' },
+      'bad.tone': { label: 'Bad tone', tone: 'info x" onclick', glyph: '*' },
+      'upper.tone': { label: 'Upper', tone: 'Info', glyph: '*' },
+      'empty.label': { label: ' ', tone: 'success', glyph: '+' },
+    });
+    assert.deepEqual([...catalogue.keys()], ['no.glyph', 'bad.tone', 'upper.tone', 'empty.label']);
+    assert.deepEqual(catalogue.get('no.glyph'), { glyph: '\u2022', tone: 'info', label: 'No glyph' });
+    assert.equal(catalogue.get('bad.tone').tone, 'neutral');
+    assert.equal(catalogue.get('upper.tone').tone, 'neutral');
+    assert.equal(catalogue.get('empty.label').label, 'Event');
+  });
+
+  test('no catalogue, or not an object: empty', () => {
+    for (const events of [undefined, null, [], 'x', 3]) assert.equal(eventCatalogue(events).size, 0);
+  });
+
+  test('FeedModel takes the catalogue as a parameter', () => {
+    const feed = new FeedModel({ events: PAGE_CONFIG.events });
+    feed.add(frame('task.failed'));
+    feed.add(frame('some.custom_event'));
+    assert.deepEqual(feed.items.map((i) => i.icon.glyph), ['\u2022', '\u2717']);
+    assert.equal(new FeedModel().catalogue.size, 0);
   });
 });
 
@@ -98,6 +131,7 @@ describe('FeedModel', () => {
   test('keeps at most 50 items, newest first, dropping the oldest', () => {
     const feed = new FeedModel();
     assert.equal(MAX_ITEMS, 50);
+    assert.equal(feed.max, 50);
     const frames = [];
     for (let i = 0; i < 60; i += 1) {
       const f = frame('task.completed');
@@ -118,7 +152,7 @@ describe('FeedModel', () => {
   });
 
   test('pause counts incoming events and resume applies them, still capped', () => {
-    const feed = new FeedModel(50);
+    const feed = new FeedModel({ max: 50 });
     for (let i = 0; i < 10; i += 1) feed.add(frame('task.started'));
     const before = feed.items.map((i) => i.key);
     feed.pause();

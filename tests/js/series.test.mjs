@@ -39,7 +39,7 @@ describe('series', () => {
     assert.equal(appendPoint(points, null, WINDOW), points);
   });
 
-  test('mergePoints unions a history seed with live points', () => {
+  test('mergePoints unions loaded history with live points', () => {
     const live = [{ t: 5, v: 50 }, { t: 6, v: 60 }];
     const history = [{ t: 1, v: 10 }, { t: 5, v: 49 }];
     assert.deepEqual(mergePoints(history, live), [{ t: 1, v: 10 }, { t: 5, v: 50 }, { t: 6, v: 60 }]);

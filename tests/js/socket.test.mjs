@@ -1,7 +1,13 @@
+// LiveSocket as a whole: the state machine, its timers and how it wires the
+// parts in static/js/socket/ (each part has its own socket-*.test.mjs).
+
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 
-import { DEFAULTS, LiveSocket, backoffBound, backoffDelay, socketUrl } from '../../static/js/socket.js';
+import * as socketModule from '../../static/js/socket.js';
+import { DEFAULTS, LiveSocket } from '../../static/js/socket.js';
+import * as backoffModule from '../../static/js/socket/backoff.js';
+import * as urlModule from '../../static/js/socket/url.js';
 import { ALMOST_ONE, FakeClock, FakeWebSocket, FakeWindow, fakeLogger, sequenceRandom } from './fakes.mjs';
 
 const LOCATION = { baseURI: 'http://example.test/watch/', protocol: 'http:', search: '' };
@@ -36,32 +42,19 @@ function failAndMeasure(clock, socket) {
 
 beforeEach(() => FakeWebSocket.reset());
 
-describe('socketUrl', () => {
-  test('resolves against the base URI under a path prefix, ws: for http', () => {
-    assert.equal(
-      socketUrl({ baseURI: 'http://host.test:8080/prefix/', protocol: 'http:', search: '' }),
-      'ws://host.test:8080/prefix/api/monitoring/ws',
+describe('public API', () => {
+  test('socket.js still exports the URL and backoff helpers and the defaults', () => {
+    for (const name of ['backoffBound', 'backoffDelay']) assert.equal(socketModule[name], backoffModule[name], name);
+    for (const name of ['socketUrl', 'SOCKET_PATH', 'FORWARDED_PARAMS']) assert.equal(socketModule[name], urlModule[name], name);
+    assert.deepEqual(
+      { ...DEFAULTS },
+      { baseDelay: 500, maxDelay: 30000, stableAfter: 10000, pingInterval: 20000, pongTimeout: 10000, connectTimeout: 10000 },
     );
+    assert.ok(Object.isFrozen(DEFAULTS));
   });
+});
 
-  test('uses wss: under https and forwards only the auth parameters', () => {
-    const url = new URL(
-      socketUrl({
-        baseURI: 'https://host.test/a/b/index.html?x=1#frag',
-        protocol: 'https:',
-        search: '?token=t0k&user_id=42&business_id=7&other=no',
-      }),
-    );
-    assert.equal(url.protocol, 'wss:');
-    assert.equal(url.pathname, '/a/b/api/monitoring/ws');
-    assert.equal(url.searchParams.get('token'), 't0k');
-    assert.equal(url.searchParams.get('user_id'), '42');
-    assert.equal(url.searchParams.get('business_id'), '7');
-    assert.equal(url.searchParams.has('other'), false);
-    assert.equal(url.searchParams.has('x'), false);
-    assert.equal(url.hash, '');
-  });
-
+describe('url', () => {
   test('outside a browser, a missing location is a clear error', () => {
     assert.throws(() => new LiveSocket({ WebSocket: FakeWebSocket, window: null, navigator: null }), /options\.url or options\.location/);
     const socket = new LiveSocket({ WebSocket: FakeWebSocket, window: null, navigator: null, url: 'ws://x.test/ws' });
@@ -76,30 +69,6 @@ describe('socketUrl', () => {
 });
 
 describe('backoff', () => {
-  test('the bound doubles from 500 ms and is capped at 30 s', () => {
-    assert.deepEqual(
-      [0, 1, 2, 3, 4, 5, 6, 7, 20, 2000].map((n) => backoffBound(n)),
-      [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000],
-    );
-    assert.equal(DEFAULTS.maxDelay, 30000);
-  });
-
-  test('full jitter draws from the random source: 0 gives 0, almost 1 gives the bound', () => {
-    assert.equal(backoffDelay(3, () => 0), 0);
-    assert.equal(backoffDelay(3, () => ALMOST_ONE), 4000);
-    assert.equal(backoffDelay(3, () => 0.25), 1000);
-    assert.equal(backoffDelay(12, () => ALMOST_ONE), 30000);
-  });
-
-  test('delays stay within [0, min(cap, base*2^n)] for any random value', () => {
-    for (let n = 0; n < 12; n += 1) {
-      for (const r of [0, 0.001, 0.1, 0.37, 0.5, 0.81, 0.999, ALMOST_ONE]) {
-        const d = backoffDelay(n, () => r);
-        assert.ok(d >= 0 && d <= Math.min(30000, 500 * 2 ** n), `attempt ${n}, random ${r}: ${d}`);
-      }
-    }
-  });
-
   test('failed connections back off with growing delays up to the cap', () => {
     const { socket, clock } = setup();
     socket.connect();
@@ -203,6 +172,39 @@ describe('state', () => {
     assert.equal(socket.state.state, 'reconnecting');
     clock.advance(500);
     assert.equal(FakeWebSocket.instances.length, 1);
+  });
+});
+
+describe('timers', () => {
+  test('a live connection runs the ping and stable timers; losing it leaves only the reconnect timer', () => {
+    const { socket, clock } = setup();
+    socket.connect();
+    assert.equal(clock.pendingCount(), 1, 'connect timeout');
+    FakeWebSocket.last.open();
+    assert.equal(clock.pendingCount(), 2, 'ping interval and stable timer');
+    clock.advance(DEFAULTS.pingInterval);
+    assert.equal(clock.pendingCount(), 2, 'ping interval and pong timeout (stable has fired)');
+    FakeWebSocket.last.drop();
+    assert.equal(clock.pendingCount(), 1, 'only the reconnect timer');
+    assert.equal(socket.state.state, 'reconnecting');
+  });
+
+  test('timing options are honoured', () => {
+    const { socket, clock } = setup({ baseDelay: 100, maxDelay: 150, connectTimeout: 50, pingInterval: 30, pongTimeout: 5 });
+    socket.connect();
+    clock.advance(50);
+    assert.equal(FakeWebSocket.last.closedWith?.code, 4000, 'connect timeout');
+    assert.equal(socket.state.nextAttemptAt - clock.time, 100);
+    clock.advance(100);
+    FakeWebSocket.last.drop();
+    assert.equal(socket.state.nextAttemptAt - clock.time, 150, 'capped');
+    clock.advance(150);
+    const ws = FakeWebSocket.last;
+    ws.open();
+    clock.advance(30);
+    assert.deepEqual(ws.messages, [{ type: 'ping' }]);
+    clock.advance(5);
+    assert.equal(ws.closedWith?.code, 4000, 'pong timeout');
   });
 });
 

@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const JS_DIR = join(ROOT, 'static/js');
 const TEMPLATES = join(ROOT, 'templates');
+const CSS = join(ROOT, 'static/css/dashboard.css');
 
 function walk(dir, ext) {
   const out = [];
@@ -28,9 +29,68 @@ const code = (p) => read(p).replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*
 describe('static/js', () => {
   test('has the expected modules', () => {
     const names = jsFiles.map((p) => relative(JS_DIR, p));
-    for (const name of ['socket.js', 'format.js', 'main.js', 'widgets/system-status.js', 'widgets/live-feed.js', 'widgets/alert-banner.js', 'widgets/charts.js']) {
-      assert.ok(names.includes(name), name);
+    assert.deepEqual(names, [
+      'api.js',
+      'config.js',
+      'dom.js',
+      'format.js',
+      'main.js',
+      'model/alerts.js',
+      'model/feed.js',
+      'model/series.js',
+      'socket.js',
+      'socket/backoff.js',
+      'socket/emitter.js',
+      'socket/seq-tracker.js',
+      'socket/subscriptions.js',
+      'socket/timers.js',
+      'socket/url.js',
+      'widgets/alert-banner.js',
+      'widgets/charts.js',
+      'widgets/live-feed.js',
+      'widgets/system-status.js',
+    ]);
+  });
+
+  test('every module has its own test file', () => {
+    const tests = new Set(readdirSync(join(ROOT, 'tests/js')));
+    const covered = {
+      'api.js': 'widgets.test.mjs',
+      'dom.js': 'widgets.test.mjs',
+      'format.js': 'format.test.mjs',
+      'main.js': 'main.test.mjs',
+      'config.js': 'config.test.mjs',
+      'model/alerts.js': 'alerts-model.test.mjs',
+      'model/feed.js': 'feed-model.test.mjs',
+      'model/series.js': 'series.test.mjs',
+      'socket.js': 'socket.test.mjs',
+    };
+    for (const p of jsFiles) {
+      const name = relative(JS_DIR, p);
+      const expected = covered[name] || (name.startsWith('socket/') ? `socket-${name.slice(7, -3)}.test.mjs` : 'widgets.test.mjs');
+      assert.ok(tests.has(expected), `${name}: ${expected}`);
     }
+  });
+
+  test('keeps no copy of the server config: no threshold numbers, no event catalogue', () => {
+    let glyphs = 0;
+    for (const p of jsFiles) {
+      const src = code(p);
+      // Percent levels such as `warning: 75` (alert severities rank 1 and 2).
+      assert.doesNotMatch(src, /\b(warning|critical)\s*:\s*\d{2,}/, `${relative(ROOT, p)} has threshold numbers`);
+      assert.doesNotMatch(src, /history_seconds\s*:\s*\d|collector_interval\s*:\s*\d/, `${relative(ROOT, p)} has config defaults`);
+      glyphs += (src.match(/\bglyph\s*:\s*['"]/g) || []).length;
+    }
+    assert.equal(glyphs, 1, 'only the default icon has a literal glyph');
+  });
+
+  test('comments cite docs/protocol.md for the wire protocol, and no planning notes', () => {
+    for (const p of jsFiles) {
+      const src = read(p);
+      // Bracketed letters keep these words out of a plain grep of this file.
+      assert.doesNotMatch(src, /D[E]SIGN|\bs[e]eds?\b|original[ ]plan|\bissue #?\d/i, relative(ROOT, p));
+    }
+    assert.match(read(join(JS_DIR, 'socket.js')), /docs\/protocol\.md/);
   });
 
   test('never builds HTML from strings', () => {
@@ -67,6 +127,38 @@ describe('static/js', () => {
 
   test('no list keys from the clock', () => {
     for (const p of jsFiles) assert.doesNotMatch(code(p), /key[^\n]*Date\.now\(\)/, relative(ROOT, p));
+  });
+});
+
+describe('static/css', () => {
+  const css = read(CSS);
+  const root = css.match(/:root\s*{([^}]*)}/)[1];
+  const tones = [...root.matchAll(/(--tone-[a-z]+-[a-z]+)\s*:\s*([^;]+);/g)].map(([, name, value]) => [name, value.trim()]);
+
+  test('each status tone is declared once on :root: fg, bg and border', () => {
+    for (const tone of ['ok', 'warn', 'crit']) {
+      for (const part of ['fg', 'bg', 'border']) assert.ok(tones.some(([n]) => n === `--tone-${tone}-${part}`), `--tone-${tone}-${part}`);
+    }
+    for (const [name, value] of tones) {
+      assert.equal(css.split(value).length - 1, 1, `${name}: ${value} is written once`);
+      assert.equal(root.split(`${name}:`).length - 1, 1, `${name} is declared once`);
+    }
+  });
+
+  test('outside :root colours come from variables, except a few neutral greys', () => {
+    const rest = css.replace(/:root\s*{[^}]*}/, '');
+    const literals = new Set(rest.match(/#[0-9a-f]{3,8}\b|rgba?\([^)]*\)/gi) || []);
+    assert.deepEqual([...literals].sort(), ['#0d1117', '#30363d', 'rgba(28, 35, 44, 0.85)', 'rgba(88, 166, 255, 0.14)', 'rgba(88, 166, 255, 0.2)']);
+  });
+
+  test('the event tones of the live feed have classes', () => {
+    for (const tone of ['info', 'success', 'warning', 'danger', 'business', 'analytics']) assert.match(css, new RegExp(`\\.tone-${tone}\\b`), tone);
+  });
+
+  test('every connection state the page sets has a colour', () => {
+    for (const state of ['live', 'connecting', 'reconnecting', 'offline', 'closed', 'blocked']) {
+      assert.match(css, new RegExp(`\\.conn\\[data-state="${state}"\\]`), state);
+    }
   });
 });
 

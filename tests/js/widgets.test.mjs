@@ -10,13 +10,9 @@ import { LiveFeed } from '../../static/js/widgets/live-feed.js';
 import { SystemStatus } from '../../static/js/widgets/system-status.js';
 import { FakeClock, FakeWebSocket, FakeWindow, fakeLogger } from './fakes.mjs';
 import { installDom, keyEvent } from './fake-dom.mjs';
+import { PAGE_CONFIG } from './page-config.mjs';
 
-const CONFIG = {
-  thresholds: { cpu: { warning: 75, critical: 90 }, memory: { warning: 80, critical: 90 }, disk: { warning: 80, critical: 90 } },
-  history_seconds: 900,
-  collector_interval: 2.0,
-  version: '0.1.0',
-};
+const CONFIG = PAGE_CONFIG;
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 const iso = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -37,7 +33,7 @@ function sample(overrides = {}, t = T0) {
     net_bytes_sent: 1,
     net_bytes_recv: 2,
     active_connections: 7,
-    pending_tasks: 2,
+    queued_frames: 2,
     timestamp: iso(t),
     ...overrides,
   };
@@ -204,7 +200,7 @@ describe('AlertBanner', () => {
 describe('LiveFeed', () => {
   test('keys items by channel:seq, newest first, skipping metric and health', async () => {
     const root = mount('feed');
-    await started(new LiveFeed(root, { socket, now: clock.now }));
+    await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now }));
     const list = root.querySelector('#live-feed');
     assert.equal(root.querySelector('#feed-live').textContent, 'LIVE');
     send('global', 'task.started', { title: 'Sync CRM' });
@@ -219,11 +215,25 @@ describe('LiveFeed', () => {
     const time = first.querySelector('time');
     assert.equal(time.getAttribute('datetime'), new Date(clock.time).toISOString());
     assert.ok(time.getAttribute('title'));
+    const icon = first.querySelector('.feed-icon');
+    assert.equal(icon.textContent, '\u270E');
+    assert.equal(icon.getAttribute('class'), 'feed-icon tone-business');
+    assert.equal(icon.getAttribute('title'), 'Business updated');
+  });
+
+  test('icons come from config.events only; without it every event gets the default icon', async () => {
+    const root = mount('feed');
+    await started(new LiveFeed(root, { socket, now: clock.now }));
+    send('global', 'task.started', {});
+    const icon = root.querySelector('[data-key="global:1"] .feed-icon');
+    assert.equal(icon.textContent, '\u2022');
+    assert.equal(icon.getAttribute('class'), 'feed-icon tone-neutral');
+    assert.equal(icon.getAttribute('title'), 'Event');
   });
 
   test('duplicates from the socket do not show twice', async () => {
     const root = mount('feed');
-    await started(new LiveFeed(root, { socket, now: clock.now }));
+    await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now }));
     const frame = { type: 'event', channel: 'global', seq: 9, event: 'task.failed', data: { task_id: 't9' }, timestamp: iso(T0) };
     ws.receive(frame);
     ws.receive(frame);
@@ -232,7 +242,7 @@ describe('LiveFeed', () => {
 
   test('keeps at most 50 items in the DOM and refreshes relative times', async () => {
     const root = mount('feed');
-    const feed = await started(new LiveFeed(root, { socket, now: clock.now }));
+    const feed = await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now }));
     for (let i = 0; i < 55; i += 1) send('global', 'task.completed', { task_id: `t${i}` });
     const items = root.querySelectorAll('#live-feed [data-key]');
     assert.equal(items.length, 50);
@@ -246,7 +256,7 @@ describe('LiveFeed', () => {
 
   test('pause counts new events, resume applies them', async () => {
     const root = mount('feed');
-    await started(new LiveFeed(root, { socket, now: clock.now }));
+    await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now }));
     send('global', 'task.started', {});
     const pause = root.querySelector('#feed-pause');
     pause.click();
@@ -265,7 +275,7 @@ describe('LiveFeed', () => {
 
   test('filters by type and channel from what was seen', async () => {
     const root = mount('feed');
-    await started(new LiveFeed(root, { socket, now: clock.now }));
+    await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now }));
     send('global', 'task.started', {});
     send('business:1', 'task.failed', {});
     send('business:1', 'task.started', {});
@@ -286,7 +296,7 @@ describe('LiveFeed', () => {
 
   test('after a server restart old items stay and new ones with the same seq get in', async () => {
     const root = mount('feed');
-    await started(new LiveFeed(root, { socket, now: clock.now }));
+    await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now }));
     ws.receive({ type: 'connected', connection_id: 'a', node: 'n', channels: ['global'], timestamp: 't' });
     send('global', 'task.started', { title: 'before' });
     ws.drop();
@@ -306,7 +316,7 @@ describe('LiveFeed', () => {
 
   test('shows OFFLINE when the socket is not live', async () => {
     const root = mount('feed');
-    await started(new LiveFeed(root, { socket, now: clock.now }));
+    await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now }));
     ws.drop();
     assert.equal(root.querySelector('#feed-live').textContent, 'OFFLINE');
   });
@@ -354,6 +364,8 @@ describe('SystemStatus', () => {
 
     assert.equal(root.querySelector('#active-connections').textContent, '7');
     assert.equal(root.querySelector('#load-average').textContent, '0.25 / 0.50 / 0.75');
+    assert.equal(root.querySelector('#queued-frames').textContent, '2');
+    assert.match(root.querySelector('#queued-frames').parentNode.textContent, /^Queued frames/);
     assert.equal(root.querySelector('#last-sample').getAttribute('datetime'), new Date(T0).toISOString());
   });
 
@@ -405,8 +417,32 @@ describe('SystemStatus', () => {
   });
 });
 
+describe('SystemStatus without thresholds or connection', () => {
+  test('no thresholds in the config: values show, no warning or critical level is made up', async () => {
+    const root = mount('system-status');
+    await started(new SystemStatus(root, { socket, config: {}, fetch: fakeFetch({ 'api/monitoring/metrics': [200, sample()] }), now: clock.now }));
+    for (const k of ['cpu', 'memory', 'disk']) {
+      const gauge = root.querySelector(`[data-gauge=${k}]`);
+      assert.ok(gauge.getAttribute('data-value'), k);
+      assert.ok(!['warning', 'critical'].includes(gauge.getAttribute('data-level')), k);
+    }
+  });
+
+  test('blocked: the reason replaces the connection state and stays', async () => {
+    const root = mount('system-status');
+    const status = await started(new SystemStatus(root, { socket, config: CONFIG, blocked: 'This page needs a token', fetch: fakeFetch({}), now: clock.now }));
+    const conn = root.querySelector('#connection-state');
+    assert.equal(conn.textContent, 'This page needs a token');
+    assert.equal(conn.getAttribute('data-state'), 'blocked');
+    assert.equal(root.querySelector('[role=status]').textContent, 'This page needs a token');
+    ws.drop();
+    status.tick();
+    assert.equal(conn.textContent, 'This page needs a token');
+  });
+});
+
 describe('HistoryCharts', () => {
-  test('seeds from history, appends live samples and trims to the window', async () => {
+  test('loads history, appends live samples and trims to the window', async () => {
     const samples = [];
     for (let i = 0; i < 100; i += 1) samples.push(sample({ cpu_percent: i }, T0 + i * 2000));
     const fetch = fakeFetch({ 'api/monitoring/metrics/history?seconds=900': [200, { interval_seconds: 2, samples }] });

@@ -8,32 +8,42 @@ export const MAX_ITEMS = 50;
 /** Event types that have their own widgets and stay out of the feed. */
 export const EXCLUDED_EVENTS = Object.freeze(new Set(['system.metric', 'system.health']));
 
-/** Glyph, tone (colour family) and label for each of the 18 event types. */
-export const EVENT_ICONS = Object.freeze({
-  'business.created': { glyph: '+', tone: 'business', label: 'Business created' },
-  'business.updated': { glyph: '\u270E', tone: 'business', label: 'Business updated' },
-  'business.stage_changed': { glyph: '\u00BB', tone: 'business', label: 'Business stage changed' },
-  'task.started': { glyph: '\u25B6', tone: 'info', label: 'Task started' },
-  'task.completed': { glyph: '\u2713', tone: 'success', label: 'Task completed' },
-  'task.failed': { glyph: '\u2717', tone: 'danger', label: 'Task failed' },
-  'playbook.started': { glyph: '\u25B7', tone: 'info', label: 'Playbook started' },
-  'playbook.completed': { glyph: '\u2714', tone: 'success', label: 'Playbook completed' },
-  'playbook.failed': { glyph: '\u2718', tone: 'danger', label: 'Playbook failed' },
-  'approval.required': { glyph: '?', tone: 'warning', label: 'Approval required' },
-  'approval.granted': { glyph: '\u2611', tone: 'success', label: 'Approval granted' },
-  'approval.rejected': { glyph: '\u2612', tone: 'danger', label: 'Approval rejected' },
-  'system.alert': { glyph: '!', tone: 'danger', label: 'System alert' },
-  'system.alert_resolved': { glyph: '\u25CE', tone: 'success', label: 'Alert resolved' },
-  'system.metric': { glyph: '\u223F', tone: 'neutral', label: 'System metric' },
-  'system.health': { glyph: '\u2665\uFE0E', tone: 'neutral', label: 'System health' },
-  'analytics.kpi_update': { glyph: '\u2197', tone: 'analytics', label: 'KPI update' },
-  'analytics.anomaly': { glyph: '\u0394', tone: 'warning', label: 'Anomaly' },
-});
-
+/** The icon of an event type the catalogue does not know. */
 export const DEFAULT_ICON = Object.freeze({ glyph: '\u2022', tone: 'neutral', label: 'Event' });
 
-export function iconFor(event) {
-  return Object.prototype.hasOwnProperty.call(EVENT_ICONS, event) ? EVENT_ICONS[event] : DEFAULT_ICON;
+const TONE = /^[a-z][a-z0-9-]*$/; // becomes part of a class name: tone-<tone>
+
+function text(v) {
+  return typeof v === 'string' && v.trim() !== '' ? v : null;
+}
+
+/**
+ * The event catalogue of the page config ({"<event type>": {label, tone,
+ * glyph}}) as a Map of frozen icons. Entries that are not objects are left
+ * out; a missing or odd field takes the default icon's.
+ */
+export function eventCatalogue(events) {
+  const out = new Map();
+  if (!events || typeof events !== 'object' || Array.isArray(events)) return out;
+  for (const [event, entry] of Object.entries(events)) {
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) continue;
+    out.set(
+      event,
+      Object.freeze({
+        glyph: text(entry.glyph) ?? DEFAULT_ICON.glyph,
+        tone: typeof entry.tone === 'string' && TONE.test(entry.tone) ? entry.tone : DEFAULT_ICON.tone,
+        label: text(entry.label) ?? DEFAULT_ICON.label,
+      }),
+    );
+  }
+  return out;
+}
+
+const NO_EVENTS = new Map();
+
+/** Glyph, tone (colour family) and label of `event` in `catalogue` (from eventCatalogue()). */
+export function iconFor(event, catalogue = NO_EVENTS) {
+  return catalogue.get(event) ?? DEFAULT_ICON;
 }
 
 /** Does this frame belong in the feed? */
@@ -76,8 +86,8 @@ export function summarize(event, data) {
   return oneLine(parts.join(', '));
 }
 
-/** Feed item built from an event frame. */
-export function toItem(frame) {
+/** Feed item built from an event frame; icons come from `catalogue` (see eventCatalogue()). */
+export function toItem(frame, catalogue = NO_EVENTS) {
   return {
     key: frameKey(frame),
     event: frame.event,
@@ -86,7 +96,7 @@ export function toItem(frame) {
     data: frame.data,
     timestamp: frame.timestamp,
     time: toMillis(frame.timestamp),
-    icon: iconFor(frame.event),
+    icon: iconFor(frame.event, catalogue),
     summary: summarize(frame.event, frame.data),
   };
 }
@@ -116,8 +126,10 @@ export function filterItems(items, { event = '', channel = '' } = {}) {
 
 /** The feed: items newest first, capped, with pause/resume and what was seen. */
 export class FeedModel {
-  constructor(max = MAX_ITEMS) {
+  /** `events`: the event catalogue of the page config. */
+  constructor({ max = MAX_ITEMS, events = {} } = {}) {
     this.max = max;
+    this.catalogue = eventCatalogue(events);
     this.items = [];
     this.paused = false;
     this.pending = []; // oldest first, at most `max`
@@ -129,7 +141,7 @@ export class FeedModel {
   /** Offer a frame. Returns true if the visible list changed. */
   add(frame) {
     if (!isFeedFrame(frame)) return false;
-    const item = toItem(frame);
+    const item = toItem(frame, this.catalogue);
     this.eventTypes.add(item.event);
     this.channels.add(item.channel);
     if (this.paused) {

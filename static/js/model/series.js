@@ -46,7 +46,7 @@ export function trimPoints(points, windowMs, end = points.length ? points[points
 
 /**
  * Append one point, keeping time order and the window. A point at or before
- * the last one is merged instead (a history seed can overlap live samples).
+ * the last one is merged instead (loaded history can overlap live samples).
  */
 export function appendPoint(points, point, windowMs) {
   if (!point) return points;

@@ -120,7 +120,7 @@ export class HistoryCharts {
     for (const off of this.offs.splice(0)) off();
   }
 
-  /** Seed (or fill gaps after a reconnect) from the history endpoint. */
+  /** Load the window (or fill gaps after a reconnect) from the history endpoint. */
   async refresh() {
     try {
       const body = await getJSON(historyUrl(this.seconds), this.fetchOptions);

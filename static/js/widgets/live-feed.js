@@ -8,11 +8,12 @@ import { FeedModel, MAX_ITEMS } from '../model/feed.js';
 const REFRESH_MS = 5000;
 
 export class LiveFeed {
-  constructor(root, { socket, max = MAX_ITEMS, now = () => Date.now() } = {}) {
+  /** `config.events`: the event catalogue (label, tone, glyph per event type) of the page config. */
+  constructor(root, { socket, config = {}, max = MAX_ITEMS, now = () => Date.now() } = {}) {
     this.root = root;
     this.socket = socket;
     this.now = now;
-    this.model = new FeedModel(max);
+    this.model = new FeedModel({ max, events: config.events });
     this.filters = { event: '', channel: '' };
     this.nodes = new Map(); // key -> {li, time, item}
     this.offs = [];

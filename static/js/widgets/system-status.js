@@ -36,10 +36,15 @@ const STATE_ANNOUNCEMENTS = {
 };
 
 export class SystemStatus {
-  constructor(root, { socket, config = {}, fetch, now = () => Date.now() } = {}) {
+  /**
+   * `config.thresholds`: the gauge levels of the page config (none: no levels).
+   * `blocked`: why the page does not connect, shown instead of the socket state.
+   */
+  constructor(root, { socket, config = {}, blocked = null, fetch, now = () => Date.now() } = {}) {
     this.root = root;
     this.socket = socket;
     this.thresholds = config.thresholds || {};
+    this.blocked = blocked;
     this.fetchOptions = fetch ? { fetch } : {};
     this.now = now;
     this.lastSampleTime = -Infinity;
@@ -91,7 +96,7 @@ export class SystemStatus {
 
     this.connections = h('dd', { id: 'active-connections' }, '\u2013');
     this.load = h('dd', { id: 'load-average' }, '\u2013');
-    this.pending = h('dd', { id: 'pending-tasks' }, '\u2013');
+    this.queued = h('dd', { id: 'queued-frames' }, '\u2013');
     this.lastSample = h('time', { id: 'last-sample' }, '\u2013');
     this.lastSampleAgo = h('span', { class: 'muted' });
     this.metricsError = h('p', { class: 'error', hidden: true });
@@ -120,7 +125,7 @@ export class SystemStatus {
         { class: 'facts' },
         h('div', {}, h('dt', {}, 'WebSocket connections'), this.connections),
         h('div', {}, h('dt', {}, 'Load average (1/5/15 min)'), this.load),
-        h('div', {}, h('dt', {}, 'Pending tasks'), this.pending),
+        h('div', {}, h('dt', {}, 'Queued frames'), this.queued),
         h('div', {}, h('dt', {}, 'Last sample'), h('dd', {}, this.lastSample, ' ', this.lastSampleAgo)),
       ),
     );
@@ -177,6 +182,12 @@ export class SystemStatus {
   }
 
   renderConnection(state) {
+    if (this.blocked) {
+      setText(this.conn, this.blocked);
+      setAttr(this.conn, 'data-state', 'blocked');
+      setText(this.announcer, this.blocked);
+      return;
+    }
     const name = state.state === 'idle' ? 'connecting' : state.state;
     setText(this.conn, connectionText(state, this.now()));
     setAttr(this.conn, 'data-state', name);
@@ -248,7 +259,7 @@ export class SystemStatus {
     }
     if (typeof sample.active_connections === 'number') setText(this.connections, formatNumber(sample.active_connections));
     if ('load_1' in sample) setText(this.load, formatLoad(sample.load_1, sample.load_5, sample.load_15));
-    if (typeof sample.pending_tasks === 'number') setText(this.pending, formatNumber(sample.pending_tasks));
+    if (typeof sample.queued_frames === 'number') setText(this.queued, formatNumber(sample.queued_frames));
     if (sample.timestamp) {
       this.lastSampleTimestamp = sample.timestamp;
       setAttr(this.lastSample, 'datetime', isoTime(sample.timestamp));
