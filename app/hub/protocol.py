@@ -106,7 +106,7 @@ class ClientMessage:
         if not isinstance(since, dict) or set(since) != {"seq", "epoch"}:
             raise ProtocolError(
                 ErrorCode.BAD_REQUEST,
-                "'since' must be an object {\"seq\": <last seq seen>, \"epoch\": <its epoch>}",
+                '\'since\' must be an object {"seq": <last seq seen>, "epoch": <its epoch>}',
                 self.type,
             )
         seq, epoch = since["seq"], since["epoch"]

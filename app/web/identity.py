@@ -48,8 +48,6 @@ def authenticate(request: web.Request, settings: Settings) -> Identity:
     return identity_from_token(request, settings.secret)
 
 
-
-
 def bearer_token(request: web.Request) -> str | None:
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     return presented.strip() or None if scheme.lower() == "bearer" else None

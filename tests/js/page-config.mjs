@@ -1,21 +1,8 @@
-// A page config as the server renders it into #livewatch-config (the shape
-// static/js/config.js documents). The numbers and the few catalogue entries
-// are test data: the real ones come from the server.
+// The page config as the server renders it into #livewatch-config with default settings.
+// tests/test_page.py checks that page-config.json is exactly what the server renders.
 
-export const PAGE_CONFIG = Object.freeze({
-  version: '0.1.0',
-  auth: 'open',
-  history_seconds: 900,
-  collector_interval: 2.0,
-  thresholds: {
-    cpu: { warning: 75, critical: 90 },
-    memory: { warning: 80, critical: 90 },
-    disk: { warning: 80, critical: 90 },
-  },
-  events: {
-    'task.started': { label: 'Task started', tone: 'info', glyph: '\u25B6' },
-    'task.failed': { label: 'Task failed', tone: 'danger', glyph: '\u2717' },
-    'business.updated': { label: 'Business updated', tone: 'business', glyph: '\u270E' },
-    'system.alert': { label: 'System alert', tone: 'danger', glyph: '!' },
-  },
-});
+import { readFileSync } from 'node:fs';
+
+export const PAGE_CONFIG = Object.freeze(
+  JSON.parse(readFileSync(new URL('./page-config.json', import.meta.url), 'utf8')),
+);
