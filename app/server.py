@@ -18,12 +18,14 @@ from aiohttp import WSCloseCode, web
 from prometheus_client import CollectorRegistry, Info, PlatformCollector, ProcessCollector
 
 from app import __version__
+from app.hub.broker import Broker
 from app.hub.dispatch import Dispatcher
 from app.hub.events import EventBroadcaster
 from app.hub.hub import Hub
 from app.hub.idempotency import MemoryIdempotency
 from app.hub.memory_broker import MemoryBroker
 from app.hub.metrics import HubMetrics
+from app.hub.redis_broker import RedisBroker
 from app.lifecycle import Lifecycle
 from app.loop_lag import LoopLag
 from app.monitor import checks
@@ -71,7 +73,7 @@ def create_app(settings: Settings) -> web.Application:
     monitor_metrics = MonitorMetrics(registry, settings.collector_interval)
     app[keys.LOOP_LAG] = LoopLag(registry)
 
-    broker = MemoryBroker(settings.history_size, settings.history_ttl)
+    broker = make_broker(settings)
     hub = Hub(
         broker,
         hub_metrics,
@@ -124,9 +126,27 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
+def make_broker(settings: Settings) -> Broker:
+    if settings.redis_broker is None:
+        return MemoryBroker(settings.history_size, settings.history_ttl)
+    return RedisBroker(
+        settings.redis_broker,
+        prefix=settings.redis_prefix,
+        history_size=settings.history_size,
+        history_ttl=settings.history_ttl,
+        timeout=settings.health_timeout,
+        probe_interval=settings.broker_probe_interval,
+        catch_up_limit=max(settings.history_size, settings.recovery_limit),
+    )
+
+
 async def broker_ctx(app: web.Application) -> AsyncIterator[None]:
     broker = app[keys.BROKER]
-    await broker.start(app[keys.HUB].deliver)
+    settings = app[keys.SETTINGS]
+    if settings.redis_broker is not None:
+        app[keys.HEALTH].register("redis", checks.broker_check(broker.ping))
+        log.info("redis broker on %s", checks.redacted_url(settings.redis_broker))
+    await broker.start(app[keys.HUB])
     yield
     await broker.stop()
 
@@ -151,8 +171,8 @@ async def http_client_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    if not settings.redis_url:
-        yield
+    if not settings.redis_url or settings.redis_broker is not None:
+        yield  # with the Redis broker, the broker's own check is the redis check
         return
     client = aioredis.Redis.from_url(
         settings.redis_url,

@@ -10,6 +10,7 @@ import dataclasses
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,24 @@ def _url(*schemes: str) -> Callable[[str], str | None]:
     return parse
 
 
+def _broker(raw: str) -> str:
+    if raw == "memory":
+        return raw
+    try:
+        url = _url("redis", "rediss", "unix")(raw)
+    except ValueError:
+        raise ValueError("must be memory or a redis:// URL") from None
+    if url is None:
+        raise ValueError("must be memory or a redis:// URL")
+    return url
+
+
+def _prefix(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", raw):
+        raise ValueError("must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+    return raw
+
+
 def _bool(raw: str) -> bool:
     lowered = raw.lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -225,6 +244,22 @@ class Settings:
         parser=Parser(_url("http", "https"), "URL"),
         help="http(s) URL probed by the llm health check, e.g. Ollama's /api/tags",
     )
+    broker: str = setting(
+        "memory",
+        parser=Parser(_broker, "BROKER"),
+        help="memory (one node) or a redis:// URL shared by several nodes",
+    )
+    redis_prefix: str = setting(
+        "livewatch",
+        parser=Parser(_prefix, "PREFIX"),
+        help="prefix of every Redis key and pub/sub channel the broker uses",
+    )
+    broker_probe_interval: float = setting(
+        5.0,
+        parser=SECONDS,
+        help="a quiet Redis pub/sub connection is probed after this long, and dropped if "
+        "the probe is not answered within the health timeout",
+    )
     history_size: int = setting(
         1000, parser=COUNT, help="events each channel keeps for recovery and the history API"
     )
@@ -312,6 +347,10 @@ class Settings:
     def open_mode(self) -> bool:
         """No secret: identity comes unchecked from the query string."""
         return self.secret is None
+
+    @property
+    def redis_broker(self) -> str | None:
+        return None if self.broker == "memory" else self.broker
 
     @property
     def is_loopback(self) -> bool:

@@ -11,12 +11,9 @@ that several nodes share channels, seqs and history.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
-
-# Called with (channel, seq, payload); returns how many local connections got the event.
-Deliver = Callable[[str, int, bytes], int]
 
 
 class BrokerUnavailable(RuntimeError):
@@ -51,12 +48,30 @@ class HistoryPage:
     events: list[tuple[int, bytes]]
 
 
+class Local(Protocol):
+    """What a broker hands events to: this node's hub."""
+
+    def deliver(self, channel: str, seq: int, payload: bytes) -> int:
+        """Fan one event out to the local subscribers; how many got it."""
+        ...
+
+    def lost(self, channel: str, position: Position, reason: str) -> None:
+        """This node lost events of channel that it cannot replay: tell its subscribers."""
+        ...
+
+    def audience(self, channel: str) -> int:
+        """How many local connections hold channel."""
+        ...
+
+
 class Broker(Protocol):
-    async def start(self, deliver: Deliver) -> None: ...
+    async def start(self, local: Local) -> None: ...
 
     async def stop(self) -> None: ...
 
-    async def publish(self, channel: str, payload: bytes) -> Published: ...
+    async def publish(self, channels: Sequence[str], payload: bytes) -> list[Published]:
+        """Publish one event on each channel, all or none: each gets its channel's next seq."""
+        ...
 
     async def history(self, channel: str, since: int | None, limit: int) -> HistoryPage:
         """Up to `limit` events with seq > since, oldest first; with since None, the
@@ -69,3 +84,6 @@ class Broker(Protocol):
 
     async def unsubscribe(self, channel: str) -> None:
         """The local hub lost its last subscriber on channel."""
+
+    async def ping(self) -> None:
+        """Raise BrokerUnavailable unless the broker can take and deliver events now."""

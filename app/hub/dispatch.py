@@ -9,6 +9,7 @@ from typing import Any
 
 from app.auth.permissions import may_read
 from app.hub import protocol
+from app.hub.broker import BrokerUnavailable
 from app.hub.connection import Connection
 from app.hub.hub import Hub
 from app.hub.protocol import ClientMessage, ErrorCode, ProtocolError
@@ -93,7 +94,14 @@ class Dispatcher:
                 "to recover; connect with auto_subscribe=false to recover your own channels",
                 message.type,
             )
-        subscription = await self.hub.subscribe(conn, channel, since)
+        try:
+            subscription = await self.hub.subscribe(conn, channel, since)
+        except BrokerUnavailable as exc:
+            raise ProtocolError(
+                ErrorCode.UNAVAILABLE,
+                f"cannot subscribe to '{channel}' right now ({exc}); try again shortly",
+                message.type,
+            ) from None
         if subscription.reason is not None:
             log.info(
                 "connection %s: %s not recovered (%s)",

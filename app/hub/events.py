@@ -124,12 +124,9 @@ class EventBroadcaster:
         event = str(event_type)
         targets = route(event, business_id, user_id, channel)
         payload = protocol.event_payload(event, data, now_rfc3339())
-        seqs: dict[str, int] = {}
-        recipients = 0
-        for target in targets:
-            published = await self._broker.publish(target, payload)
-            seqs[target] = published.seq
-            recipients += published.recipients
+        published = await self._broker.publish(targets, payload)
+        seqs = {item.channel: item.seq for item in published}
+        recipients = sum(item.recipients for item in published)
         self._metrics.events_published.labels(event if event in KNOWN_EVENTS else OTHER_EVENT).inc()
         log.debug("emitted %s to %s (%d recipients)", event, ", ".join(seqs), recipients)
         return EmitResult(channels=seqs, recipients=recipients)

@@ -307,6 +307,17 @@ class Hub:
         self.metrics.broadcast_duration.observe(time.perf_counter() - started)
         return count
 
+    def lost(self, channel: str, position: Position, reason: str) -> None:
+        """The broker lost events of channel that it cannot replay: every local subscriber
+        is told as if it had just subscribed and not recovered (docs/protocol.md)."""
+        members = self.channels.get(channel)
+        if members:
+            notice = Subscription(channel, position, False, NotRecovered(reason)).frame()
+            self._enqueue(members, notice)
+
+    def audience(self, channel: str) -> int:
+        return len(self.channels.get(channel, ()))
+
     def _enqueue(self, conns: Iterable[Connection], frame: bytes) -> None:
         """Hot path: append one frame to each connection's outbox and mark it owed."""
         size = len(frame)

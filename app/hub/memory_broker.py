@@ -12,10 +12,11 @@ import contextlib
 import secrets
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
-from app.hub.broker import Deliver, HistoryPage, Position, Published
+from app.hub.broker import HistoryPage, Local, Position, Published
 
 
 def new_epoch() -> str:
@@ -36,16 +37,16 @@ class MemoryBroker:
         self.history_size = history_size
         self.history_ttl = history_ttl
         self._streams: dict[str, Stream] = {}
-        self._local: set[str] = set()  # channels with local subscribers
-        self._deliver: Deliver | None = None
+        self._held: set[str] = set()  # channels with local subscribers
+        self._local: Local | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
-    async def start(self, deliver: Deliver) -> None:
-        self._deliver = deliver
+    async def start(self, local: Local) -> None:
+        self._local = local
         self._sweeper = asyncio.create_task(self._sweep_forever())
 
     async def stop(self) -> None:
-        self._deliver = None
+        self._local = None
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -64,16 +65,20 @@ class MemoryBroker:
         while events and (len(events) > self.history_size or events[0][2] < oldest):
             events.popleft()
 
-    async def publish(self, channel: str, payload: bytes) -> Published:
-        if self._deliver is None:
+    async def publish(self, channels: Sequence[str], payload: bytes) -> list[Published]:
+        local = self._local
+        if local is None:
             raise RuntimeError("broker is not started")
         now = time.monotonic()
-        stream = self._stream(channel, now)
-        stream.seq += 1
-        stream.events.append((stream.seq, payload, now))
-        self._trim(stream, now)
-        recipients = self._deliver(channel, stream.seq, payload)
-        return Published(channel, stream.seq, stream.epoch, recipients)
+        published = []
+        for channel in channels:
+            stream = self._stream(channel, now)
+            stream.seq += 1
+            stream.events.append((stream.seq, payload, now))
+            self._trim(stream, now)
+            recipients = local.deliver(channel, stream.seq, payload)
+            published.append(Published(channel, stream.seq, stream.epoch, recipients))
+        return published
 
     async def history(self, channel: str, since: int | None, limit: int) -> HistoryPage:
         now = time.monotonic()
@@ -92,13 +97,16 @@ class MemoryBroker:
         return HistoryPage(position, [(seq, payload) for seq, payload, _ in chosen])
 
     async def subscribe(self, channel: str) -> None:
-        self._local.add(channel)
+        self._held.add(channel)
 
     async def unsubscribe(self, channel: str) -> None:
-        self._local.discard(channel)
+        self._held.discard(channel)
         stream = self._streams.get(channel)
         if stream is not None:
             stream.touched = time.monotonic()
+
+    async def ping(self) -> None:
+        return None
 
     def sweep(self, now: float | None = None) -> int:
         """Drop streams idle past the history TTL with no local subscriber; how many went."""
@@ -106,7 +114,7 @@ class MemoryBroker:
         idle = [
             channel
             for channel, stream in self._streams.items()
-            if now - stream.touched > self.history_ttl and channel not in self._local
+            if now - stream.touched > self.history_ttl and channel not in self._held
         ]
         for channel in idle:
             del self._streams[channel]

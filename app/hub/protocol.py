@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     TOO_LARGE = "too_large"
     INTERNAL_ERROR = "internal_error"
+    UNAVAILABLE = "unavailable"
 
 
 class ProtocolError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -24,6 +25,16 @@ def redis_check(client: aioredis.Redis) -> CheckFn:
         if await client.ping():
             return Outcome(HEALTHY, "PING answered PONG")
         return Outcome(UNHEALTHY, "PING was not answered with PONG")
+
+    return check
+
+
+def broker_check(ping: Callable[[], Awaitable[None]]) -> CheckFn:
+    """The broker's own view: its commands answer and its pub/sub connection is live."""
+
+    async def check() -> Outcome:
+        await ping()
+        return Outcome(HEALTHY, "commands and pub/sub answer")
 
     return check
 

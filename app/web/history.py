@@ -13,6 +13,7 @@ from aiohttp import web
 
 from app.auth.permissions import may_read
 from app.channels import CHANNEL_RULE, is_valid_channel
+from app.hub.broker import BrokerUnavailable
 from app.web import keys
 from app.web.errors import json_error
 from app.web.identity import authenticate
@@ -33,7 +34,10 @@ async def channel_history(request: web.Request) -> web.Response:
     limit = int_query(
         request, "limit", min(DEFAULT_LIMIT, settings.history_size), 1, settings.history_size
     )
-    page = await request.app[keys.HUB].read(channel, since, limit)
+    try:
+        page = await request.app[keys.HUB].read(channel, since, limit)
+    except BrokerUnavailable as exc:
+        raise json_error(503, f"the history cannot be read now: {exc}") from None
     top = page.position.seq
     start = since if since is not None else max(0, top - limit)
     expected = min(top - start, limit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from app.hub.broker import BrokerUnavailable
 from app.web import keys
 
 
@@ -18,4 +19,8 @@ async def readyz(request: web.Request) -> web.Response:
         await request.app[keys.STORE].count()
     except Exception as exc:
         return web.json_response({"status": "not ready", "reason": f"database: {exc}"}, status=503)
+    try:
+        await request.app[keys.BROKER].ping()
+    except BrokerUnavailable as exc:
+        return web.json_response({"status": "not ready", "reason": f"broker: {exc}"}, status=503)
     return web.json_response({"status": "ready"})

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from app.channels import CHANNEL_RULE, ID_RULE, is_valid_channel, is_valid_id
+from app.hub.broker import BrokerUnavailable
 from app.hub.events import NoRouteError
 from app.hub.idempotency import KeyReused
 from app.settings import Settings, env_name
@@ -132,6 +133,8 @@ async def publish_event(request: web.Request) -> web.Response:
             )
         except NoRouteError as exc:
             raise json_error(400, str(exc), "channel") from None
+        except BrokerUnavailable as exc:
+            raise json_error(503, f"nothing was published: {exc}") from None
         return {"channels": result.channels, "recipients": result.recipients}
 
     if key is None:

@@ -12,6 +12,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from app.auth.origin import origin_allowed
 from app.hub import protocol
+from app.hub.broker import BrokerUnavailable
 from app.hub.connection import Connection, SocketTransport
 from app.hub.hub import Hub
 from app.hub.limits import TokenBucket
@@ -71,10 +72,17 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     )
     try:
         hello = welcome(conn, hub, channels, auto_subscribe)
-        if auto_subscribe:
-            await hub.open(conn, hello, channels)
-        else:
+        if not auto_subscribe:
             hub.send(conn, hello)
+        else:
+            try:
+                await hub.open(conn, hello, channels)
+            except BrokerUnavailable as exc:
+                log.warning(
+                    "connection %s: cannot subscribe its channels: %s", conn.connection_id, exc
+                )
+                await hub.close(conn, WSCloseCode.TRY_AGAIN_LATER, b"broker unavailable")
+                return ws
         await receive_loop(request, conn, TokenBucket(settings.rate_limit, settings.rate_burst))
     finally:
         if expiry is not None:
