@@ -19,13 +19,15 @@ from prometheus_client import CollectorRegistry, Info, PlatformCollector, Proces
 
 from app import __version__
 from app.hub.broker import Broker
+from app.hub.cluster import ClusterStore, MemoryCluster, RedisCluster
 from app.hub.dispatch import Dispatcher
 from app.hub.events import EventBroadcaster
 from app.hub.hub import Hub
-from app.hub.idempotency import MemoryIdempotency
+from app.hub.idempotency import IdempotencyStore, MemoryIdempotency
 from app.hub.memory_broker import MemoryBroker
 from app.hub.metrics import HubMetrics
 from app.hub.redis_broker import RedisBroker
+from app.hub.redis_idempotency import RedisIdempotency
 from app.lifecycle import Lifecycle
 from app.loop_lag import LoopLag
 from app.monitor import checks
@@ -34,6 +36,7 @@ from app.monitor.alerts import AlertEngine, default_rules
 from app.monitor.collector import Collector
 from app.monitor.health import HealthRegistry
 from app.monitor.health_watch import HealthWatch
+from app.monitor.heartbeat import Heartbeat
 from app.monitor.metrics import MonitorMetrics
 from app.settings import Settings
 from app.web import keys
@@ -73,7 +76,7 @@ def create_app(settings: Settings) -> web.Application:
     monitor_metrics = MonitorMetrics(registry, settings.collector_interval)
     app[keys.LOOP_LAG] = LoopLag(registry)
 
-    broker = make_broker(settings)
+    broker, idempotency, cluster = make_shared_state(settings)
     hub = Hub(
         broker,
         hub_metrics,
@@ -92,21 +95,26 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.HUB] = hub
     app[keys.DISPATCHER] = Dispatcher(hub, settings.open_mode, settings.max_subscriptions)
     app[keys.BROADCASTER] = broadcaster
-    app[keys.IDEMPOTENCY] = MemoryIdempotency(settings.idempotency_window)
+    app[keys.IDEMPOTENCY] = idempotency
+    app[keys.CLUSTER] = cluster
     app[keys.STORE] = store
     app[keys.HEALTH] = health
     app[keys.HEALTH_WATCH] = HealthWatch(
         health, settings.health_interval, broadcaster, monitor_metrics
     )
     app[keys.ALERTS] = alerts
-    app[keys.COLLECTOR] = Collector(
+    collector = app[keys.COLLECTOR] = Collector(
         settings.collector_interval,
         settings.history_seconds,
         settings.disk_path,
+        settings.node,
         hub.figures,
         broadcaster,
         monitor_metrics,
         alerts,
+    )
+    app[keys.HEARTBEAT] = Heartbeat(
+        cluster, hub, f"{settings.host}:{settings.port}", lambda: collector.last
     )
 
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES_DIR))
@@ -119,6 +127,7 @@ def create_app(settings: Settings) -> web.Application:
             redis_ctx,
             health_watch_ctx,
             collector_ctx,
+            heartbeat_ctx,
             loop_lag_ctx,
         ]
     )
@@ -126,10 +135,15 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def make_broker(settings: Settings) -> Broker:
+def make_shared_state(settings: Settings) -> tuple[Broker, IdempotencyStore, ClusterStore]:
+    """What nodes share: in this process alone, or in Redis for several nodes."""
     if settings.redis_broker is None:
-        return MemoryBroker(settings.history_size, settings.history_ttl)
-    return RedisBroker(
+        return (
+            MemoryBroker(settings.history_size, settings.history_ttl),
+            MemoryIdempotency(settings.idempotency_window),
+            MemoryCluster(settings.cluster_heartbeat),
+        )
+    broker = RedisBroker(
         settings.redis_broker,
         prefix=settings.redis_prefix,
         history_size=settings.history_size,
@@ -137,6 +151,11 @@ def make_broker(settings: Settings) -> Broker:
         timeout=settings.health_timeout,
         probe_interval=settings.broker_probe_interval,
         catch_up_limit=max(settings.history_size, settings.recovery_limit),
+    )
+    return (
+        broker,
+        RedisIdempotency(broker.commands, settings.redis_prefix, settings.idempotency_window),
+        RedisCluster(broker.commands, settings.redis_prefix, settings.cluster_heartbeat),
     )
 
 
@@ -198,6 +217,11 @@ async def collector_ctx(app: web.Application) -> AsyncIterator[None]:
             yield
     finally:
         collector.close()
+
+
+async def heartbeat_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with background(app[keys.HEARTBEAT].run()):
+        yield
 
 
 async def loop_lag_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -260,6 +260,12 @@ class Settings:
         help="a quiet Redis pub/sub connection is probed after this long, and dropped if "
         "the probe is not answered within the health timeout",
     )
+    cluster_heartbeat: float = setting(
+        5.0,
+        parser=SECONDS,
+        help="seconds between this node's heartbeats in the cluster view; a node silent for "
+        "three of them is shown as lapsed",
+    )
     history_size: int = setting(
         1000, parser=COUNT, help="events each channel keeps for recovery and the history API"
     )

@@ -22,6 +22,7 @@ def make_sample(cpu: float = 10.0, memory: float = 20.0, disk: float = 30.0) -> 
         net_bytes_sent=5,
         net_bytes_recv=6,
         active_connections=0,
+        node="test-node",
         queued_frames=0,
         timestamp=now_rfc3339(),
     )

@@ -14,7 +14,7 @@ from tests.samples import make_sample
 class TestConnectionManager:
     async def test_get_stats_empty(self, client: LivewatchClient) -> None:
         stats = await (await client.get("/api/monitoring/connections")).json()
-        assert stats == {"total_connections": 0, "channels": {}}
+        assert stats == {"total_connections": 0, "channels": {}, "nodes": {"test-node": 0}}
 
     async def test_subscribe(self, client: LivewatchClient) -> None:
         ws = await connect(client)

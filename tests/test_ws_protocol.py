@@ -35,7 +35,10 @@ async def test_connect_gets_a_welcome_with_auto_subscriptions(client: LivewatchC
     assert stats == {
         "total_connections": 1,
         "channels": {"user:u7": 1, "business:acme": 1, "global": 1},
+        "nodes": {"test-node": 1},
     }
+    assert welcome["auto_subscribed"] is True
+    assert isinstance(welcome["epoch"], str) and welcome["epoch"]
 
 
 async def test_ping_gets_pong(client: LivewatchClient) -> None:

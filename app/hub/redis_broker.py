@@ -156,6 +156,7 @@ class RedisBroker:
             retry=Retry(NoBackoff(), 1),
         )
         self._publish = self._redis.register_script(PUBLISH)
+        self.commands = self._redis  # shared with the other Redis-backed parts of the node
         self._history = self._redis.register_script(HISTORY)
 
     # --- names ----------------------------------------------------------------------------
@@ -219,7 +220,7 @@ class RedisBroker:
         # Local subscribers get the event through pub/sub like every other node's; the
         # recipients figure is how many of them hold the channel now.
         return [
-            Published(channel, int(flat[2 * i]), _text(flat[2 * i + 1]), local.audience(channel))
+            Published(channel, int(flat[2 * i]), text(flat[2 * i + 1]), local.audience(channel))
             for i, channel in enumerate(channels)
         ]
 
@@ -232,7 +233,7 @@ class RedisBroker:
         except REDIS_ERRORS as exc:
             raise BrokerUnavailable(f"redis: {exc or type(exc).__name__}") from exc
         events = [(int(flat[i]), bytes(flat[i + 1])) for i in range(0, len(flat), 2)]
-        return HistoryPage(Position(int(top), _text(epoch)), events)
+        return HistoryPage(Position(int(top), text(epoch)), events)
 
     # --- which channels this node receives --------------------------------------------------
 
@@ -465,5 +466,6 @@ class RedisBroker:
             raise BrokerUnavailable(f"redis: {exc or type(exc).__name__}") from exc
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def text(value: Any) -> str:
+    """A Redis reply as text, whether the client decodes replies or not."""
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -30,6 +30,7 @@ class Collector:
         interval: float,
         history_seconds: int,
         disk_path: str,
+        node: str,
         hub_figures: Callable[[], HubFigures],
         broadcaster: EventBroadcaster,
         metrics: MonitorMetrics,
@@ -37,6 +38,7 @@ class Collector:
     ) -> None:
         self.interval = interval
         self.disk_path = disk_path
+        self.node = node
         self.hub_figures = hub_figures
         self.broadcaster = broadcaster
         self.metrics = metrics
@@ -67,7 +69,9 @@ class Collector:
             reading = await self._on_reader(read_host, self.disk_path)
             self.metrics.observe_host(reading)
             hub = self.hub_figures()
-            sample = Sample.of(reading.figures, hub.connections, hub.queued_frames, now_rfc3339())
+            sample = Sample.of(
+                reading.figures, self.node, hub.connections, hub.queued_frames, now_rfc3339()
+            )
             await self.process(sample)
         except Exception:
             self.metrics.collector_failures.inc()

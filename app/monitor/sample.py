@@ -14,16 +14,23 @@ from app.monitor.host_reading import HostFigures
 
 @dataclass(frozen=True)
 class Sample(HostFigures):
+    node: str  # the livewatch node that took it
     active_connections: int
     queued_frames: int  # event frames queued in outboxes that no socket has taken yet
     timestamp: str
 
     @classmethod
     def of(
-        cls, host: HostFigures, active_connections: int, queued_frames: int, timestamp: str
+        cls,
+        host: HostFigures,
+        node: str,
+        active_connections: int,
+        queued_frames: int,
+        timestamp: str,
     ) -> Sample:
         return cls(
             **{item.name: getattr(host, item.name) for item in fields(HostFigures)},
+            node=node,
             active_connections=active_connections,
             queued_frames=queued_frames,
             timestamp=timestamp,

@@ -10,6 +10,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from app.hub.broker import Broker
+from app.hub.cluster import ClusterStore
 from app.hub.dispatch import Dispatcher
 from app.hub.events import EventBroadcaster
 from app.hub.hub import Hub
@@ -21,6 +22,7 @@ from app.monitor.alerts import AlertEngine
 from app.monitor.collector import Collector
 from app.monitor.health import HealthRegistry
 from app.monitor.health_watch import HealthWatch
+from app.monitor.heartbeat import Heartbeat
 from app.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -30,6 +32,8 @@ HUB = web.AppKey("hub", Hub)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 BROADCASTER = web.AppKey("broadcaster", EventBroadcaster)
 IDEMPOTENCY = web.AppKey("idempotency", IdempotencyStore)
+CLUSTER = web.AppKey("cluster", ClusterStore)
+HEARTBEAT = web.AppKey("heartbeat", Heartbeat)
 STORE = web.AppKey("store", AlertStore)
 HEALTH = web.AppKey("health", HealthRegistry)
 HEALTH_WATCH = web.AppKey("health_watch", HealthWatch)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from aiohttp import web
 
+from app.hub.broker import BrokerUnavailable
 from app.web import keys
+from app.web.errors import json_error
 from app.web.query import int_query
 
 MAX_ALERTS_LIMIT = 1000
@@ -47,4 +51,35 @@ async def alerts(request: web.Request) -> web.Response:
 
 
 async def connections(request: web.Request) -> web.Response:
-    return web.json_response(request.app[keys.HUB].stats())
+    """Connections and subscribers per channel over every node that is up: this node's
+    live figures plus the others' from their last heartbeat."""
+    hub = request.app[keys.HUB]
+    cluster = request.app[keys.CLUSTER]
+    try:
+        others = [n for n in await cluster.nodes() if n["node"] != hub.node and n["state"] == "up"]
+        presence = await cluster.presence(exclude=hub.node)
+    except BrokerUnavailable as exc:
+        raise json_error(503, f"the cluster view cannot be read now: {exc}") from None
+    channels: Counter[str] = Counter(presence)
+    for channel, members in hub.channels.items():
+        channels[channel] += len(members)
+    per_node = {hub.node: len(hub.connections), **{n["node"]: n["connections"] for n in others}}
+    return web.json_response(
+        {
+            "total_connections": sum(per_node.values()),
+            "channels": dict(channels),
+            "nodes": per_node,
+        }
+    )
+
+
+async def nodes(request: web.Request) -> web.Response:
+    """Every node seen lately, this one first; `state` is up or lapsed."""
+    hub = request.app[keys.HUB]
+    try:
+        seen = await request.app[keys.CLUSTER].nodes()
+    except BrokerUnavailable as exc:
+        raise json_error(503, f"the cluster view cannot be read now: {exc}") from None
+    live = request.app[keys.HEARTBEAT].record()
+    others = sorted((n for n in seen if n["node"] != hub.node), key=lambda n: str(n["node"]))
+    return web.json_response({"nodes": [{**live, "age_seconds": 0.0, "state": "up"}, *others]})

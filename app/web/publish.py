@@ -145,5 +145,7 @@ async def publish_event(request: web.Request) -> web.Response:
         raise json_error(
             422, "this idempotency key was used for a different event", "idempotency_key"
         ) from None
+    except BrokerUnavailable as exc:
+        raise json_error(503, f"nothing was published: {exc}") from None
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return web.json_response(answer, status=202, headers=headers)

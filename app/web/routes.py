@@ -21,6 +21,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
             web.get("/api/monitoring/metrics/history", monitoring.metrics_history),
             web.get("/api/monitoring/alerts", monitoring.alerts),
             web.get("/api/monitoring/connections", monitoring.connections),
+            web.get("/api/monitoring/nodes", monitoring.nodes),
             web.post("/api/events", publish.publish_event),
             web.get("/api/channels/{channel}/history", history.channel_history),
             web.get("/livez", probes.livez),

@@ -1,0 +1,76 @@
+"""Idempotent publishing shared by every node through Redis (see hub.idempotency).
+
+The first request with a key claims it with SET NX and the window as its expiry, publishes,
+then stores its answer under the same key. A repeat on any node finds the claim: it gets
+the answer, or waits for it while the first is still publishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from app.hub.broker import BrokerUnavailable
+from app.hub.idempotency import Answer, KeyReused
+from app.hub.redis_broker import REDIS_ERRORS
+
+POLL_SECONDS = 0.02
+
+
+class RedisIdempotency:
+    def __init__(
+        self, client: aioredis.Redis, prefix: str, window: float, wait_limit: float = 10.0
+    ) -> None:
+        self._redis = client
+        self.prefix = prefix
+        self.window_ms = max(1, math.ceil(window * 1000))
+        self.wait_limit = wait_limit
+
+    def _name(self, key: str) -> str:
+        return f"{self.prefix}:idem:{hashlib.sha256(key.encode()).hexdigest()}"
+
+    async def run(
+        self, key: str, fingerprint: str, publish: Callable[[], Awaitable[Answer]]
+    ) -> tuple[Answer, bool]:
+        try:
+            return await self._run(self._name(key), fingerprint, publish)
+        except REDIS_ERRORS as exc:
+            raise BrokerUnavailable(f"redis: {exc or type(exc).__name__}") from exc
+
+    async def _run(
+        self, name: str, fingerprint: str, publish: Callable[[], Awaitable[Answer]]
+    ) -> tuple[Answer, bool]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_limit
+        while True:
+            claim = json.dumps({"f": fingerprint})
+            if await self._redis.set(name, claim, nx=True, px=self.window_ms):
+                try:
+                    answer = await publish()
+                except BaseException:
+                    # No answer: a retry may publish. Shielded so a cancelled request still
+                    # releases its claim.
+                    await asyncio.shield(self._redis.delete(name))
+                    raise
+                stored = json.dumps({"f": fingerprint, "a": answer})
+                await self._redis.set(name, stored, xx=True, keepttl=True)
+                return answer, False
+            raw = await self._redis.get(name)
+            if raw is None:
+                continue  # expired or released between the two calls: claim it again
+            entry: dict[str, Any] = json.loads(raw)
+            if entry["f"] != fingerprint:
+                raise KeyReused(name)
+            if "a" in entry:
+                return entry["a"], True
+            if loop.time() > deadline:
+                raise BrokerUnavailable(
+                    "the first request with this idempotency key is still publishing"
+                )
+            await asyncio.sleep(POLL_SECONDS)
