@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -12,11 +13,13 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from app.auth.tokens import issue_token
+from app.server import create_app
 from app.settings import Settings, SettingsError
 from app.web import keys
 from app.web.publish import authorize_publisher
 from tests.conftest import (
     AppFactory,
+    ClientFactory,
     LivewatchClient,
     eventually,
     next_frame,
@@ -296,6 +299,32 @@ async def test_oversize_publish_body_gets_413(client: LivewatchClient) -> None:
     response = await client.post("/api/events", json=body)
     assert response.status == 413
     assert "larger than 262144 bytes" in (await response.json())["error"]
+
+
+async def test_oversize_chunked_body_gets_413_under_a_parent_app(
+    aiohttp_client: ClientFactory, settings: Settings
+) -> None:
+    """Mounted as a sub-app, the parent's client_max_size (1 MiB here) is the one aiohttp
+    applies; livewatch's own limit must still hold for a body without a Content-Length."""
+    parent = aiohttp.web.Application()
+    parent.add_subapp("/livewatch/", create_app(settings))
+    client = await aiohttp_client(parent)
+    head = b'{"event": "task.started", "data": {}, "channel": "global"}'
+
+    async def body(padding: int) -> AsyncIterator[bytes]:
+        yield head
+        for _ in range(padding // 1024):
+            yield b" " * 1024
+
+    small = await client.post(
+        "/livewatch/api/events", data=body(100 * 1024), headers={"Content-Type": "application/json"}
+    )
+    assert small.status == 202, await small.text()
+    large = await client.post(
+        "/livewatch/api/events", data=body(400 * 1024), headers={"Content-Type": "application/json"}
+    )
+    assert large.status == 413
+    assert "larger than 262144 bytes" in (await large.json())["error"]
 
 
 # --- start-up ---------------------------------------------------------------------------

@@ -86,13 +86,18 @@ def _is_loopback(remote: str | None) -> bool:
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes:
+    """The body, or 413 past the limit. The limit is counted here rather than left to the
+    app's client_max_size: aiohttp applies the top-level app's, so mounted as a sub-app
+    livewatch would take a chunked body as large as its parent allows."""
     too_large = f"the body is larger than {limit} bytes"
     if request.content_length is not None and request.content_length > limit:
         raise json_error(413, too_large)
-    try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise json_error(413, too_large) from None
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise json_error(413, too_large)
+    return bytes(body)
 
 
 def idempotency_key(request: web.Request, body: dict[str, Any]) -> str | None:
