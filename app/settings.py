@@ -212,7 +212,7 @@ class Settings:
     history_seconds: int = setting(
         900,
         parser=Parser(_positive_int, "SECONDS"),
-        help="how far back the page's charts can be seeded from",
+        help="how far back the sample history goes (the page's charts start from it)",
     )
     disk_path: str = setting(
         "/", parser=Parser(_non_empty, "PATH"), help="filesystem the disk gauge and rule watch"
