@@ -1,7 +1,8 @@
-"""Fuzzing the protocol: 10,000 malformed or random frames at a live server.
+"""Fuzzing the protocol: 10,000 malformed or random frames and publish bodies at a live server.
 
-Every bad frame must get an error frame or a defined close code, no handler may raise,
-and a well-behaved client on the same server keeps receiving every published event.
+Every bad frame must get an error frame or a defined close code, every bad body a 400,
+no handler may raise, and a well-behaved client on the same server keeps receiving every
+published event with no gap in its seqs: a refused event never takes a seq.
 """
 
 from __future__ import annotations
@@ -60,6 +61,24 @@ text_payloads = st.one_of(
     st.integers(1, 3000).map(lambda depth: '{"a":' * depth + "1" + "}" * depth),
     st.integers(100, 6000).map(lambda digits: '{"type": "ping", "n": ' + "9" * digits + "}"),
     st.just('{"type": "ping", "n": 1e999}'),
+    # Parses, but cannot be sent on: lone surrogates, NaN and infinities, deep nesting.
+    st.sampled_from(['{"type": "\\ud800"}', '{"type": "ping", "x": "a\\udfffb"}']),
+    st.sampled_from(["NaN", "Infinity", "-Infinity"]).map(
+        lambda constant: '{"type": "subscribe", "channel": "global", "n": ' + constant + "}"
+    ),
+    st.integers(60, 300).map(
+        lambda depth: '{"type": "ping", "x": ' + "[" * depth + "]" * depth + "}"
+    ),
+)
+# Publish bodies whose data is fine, or parses but cannot be sent on.
+unsendable = st.one_of(
+    st.sampled_from(['"\\ud800"', '"x\\udc00y"', "NaN", "Infinity", "-Infinity", "1e999"]),
+    st.integers(60, 300).map(lambda depth: "[" * depth + "]" * depth),
+)
+publish_bodies = st.one_of(
+    json_values.map(json.dumps), unsendable, st.lists(unsendable, min_size=1).map(",".join)
+).map(
+    lambda value: '{"event": "task.started", "business_id": "fuzz", "data": {"v": ' + value + "}}"
 )
 frames = st.one_of(
     text_payloads.map(lambda text: (TEXT, text.encode("utf-8", "surrogatepass"))),
@@ -87,6 +106,8 @@ class FuzzBench:
     fuzzer: RawWebSocket | None = None
     published: int = 0
     frames_sent: int = 0
+    bodies_sent: int = 0
+    bodies_accepted: int = 0
     closes: dict[int, int] = field(default_factory=dict)
 
     async def fuzzer_socket(self) -> RawWebSocket:
@@ -131,15 +152,28 @@ class FuzzBench:
                     replies.append(frame)
         return replies
 
-    async def publish_and_check_listener(self) -> None:
+    async def publish_and_check_listener(self, body: str | None) -> None:
+        expected = 1
+        if body is not None:
+            answer = await self.session.post(
+                f"http://127.0.0.1:{self.port}/api/events",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            )
+            assert answer.status in (202, 400), f"{body[:80]!r} got {answer.status}"
+            assert answer.content_type == "application/json"
+            expected += answer.status == 202
+            self.bodies_sent += 1
+            self.bodies_accepted += answer.status == 202
         broadcaster = self.runner.app[keys.BROADCASTER]
         await broadcaster.emit("task.started", {"n": self.published}, business_id="fuzz")
-        self.published += 1
-        while True:
-            frame = await self.listener.receive_json(timeout=5)
-            if frame["type"] == "event" and frame["channel"] == "business:fuzz":
-                assert frame["seq"] == self.published, "the listener missed an event"
-                return
+        for _ in range(expected):
+            self.published += 1
+            while True:
+                frame = await self.listener.receive_json(timeout=5)
+                if frame["type"] == "event" and frame["channel"] == "business:fuzz":
+                    assert frame["seq"] == self.published, "the listener missed an event"
+                    break
 
 
 @pytest.fixture
@@ -193,13 +227,17 @@ def test_random_frames_get_errors_or_defined_closes_and_the_listener_gets_everyt
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         database=None,
     )
-    @given(frame=frames)
-    def one_frame(frame: tuple[int, bytes]) -> None:
+    # About one example in four also publishes a body over HTTP: enough of them, in a run
+    # that stays short.
+    @given(frame=frames, body=st.one_of(st.none(), st.none(), st.none(), publish_bodies))
+    def one_frame(frame: tuple[int, bytes], body: str | None) -> None:
         opcode, payload = frame
         fuzz_bench.loop.run_until_complete(fuzz_bench.send_one(opcode, payload))
-        fuzz_bench.loop.run_until_complete(fuzz_bench.publish_and_check_listener())
+        fuzz_bench.loop.run_until_complete(fuzz_bench.publish_and_check_listener(body))
 
     one_frame()
     assert fuzz_bench.frames_sent >= 10_000
-    assert fuzz_bench.published == fuzz_bench.frames_sent
+    assert fuzz_bench.published == fuzz_bench.frames_sent + fuzz_bench.bodies_accepted
+    assert fuzz_bench.bodies_sent > 1000
+    assert 0 < fuzz_bench.bodies_accepted < fuzz_bench.bodies_sent, "both kinds of body ran"
     assert fuzz_bench.closes.get(1007, 0) > 0, "invalid UTF-8 text frames were among the inputs"

@@ -80,3 +80,27 @@ async def test_explicit_channel_is_honoured(client: LivewatchClient) -> None:
     result = await publish(client, event="playbook.started", data={"id": 1}, channel="playbooks")
     assert result == {"channels": {"playbooks": 1}, "recipients": 1}
     assert (await next_of(ws, "event"))["data"] == {"id": 1}
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ('{"name": "a\\ud800b"}', "data.name contains a lone surrogate"),
+        ('{"ok": 1, "x": NaN}', "NaN is not JSON"),
+        ('{"x": Infinity}', "Infinity is not JSON"),
+        ('{"deep": ' + "[" * 70 + "]" * 70 + "}", "nested more than 64 levels"),
+    ],
+)
+async def test_data_that_cannot_be_sent_on_is_refused_and_takes_no_seq(
+    client: LivewatchClient, data: str, fragment: str
+) -> None:
+    ws = await connect(client, "?business_id=enc")
+    body = '{"event": "task.started", "business_id": "enc", "data": ' + data + "}"
+    refused = await client.post(
+        "/api/events", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert refused.status == 400
+    assert fragment in (await refused.json())["error"]
+    accepted = await publish(client, event="task.started", data={"ok": True}, business_id="enc")
+    assert accepted["channels"] == {"business:enc": 1}, "the refused event used up no seq"
+    assert (await next_of(ws, "event"))["seq"] == 1

@@ -174,3 +174,22 @@ async def test_dead_peer_is_dropped_by_the_heartbeat(make_client: AppFactory) ->
             if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
                 break
     await eventually(lambda: not hub.connections)
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ('{"type": "\\ud800"}', "frame.type contains a lone surrogate"),
+        ('{"type": "ping", "n": NaN}', "NaN is not JSON"),
+        ('{"type": "ping", "x": ' + "[" * 80 + "]" * 80 + "}", "nested more than 64"),
+    ],
+)
+async def test_frames_that_parse_but_cannot_be_encoded_get_an_error_frame(
+    client: LivewatchClient, raw: str, fragment: str
+) -> None:
+    ws = await connect(client)
+    await ws.send_str(raw)
+    error = await next_of(ws, "error")
+    assert error["code"] == "bad_request" and fragment in error["message"]
+    await ws.send_json({"type": "ping"})
+    assert (await next_of(ws, "pong"))["type"] == "pong", "the connection stays open"

@@ -38,8 +38,56 @@ class ProtocolError(Exception):
         self.ref = ref
 
 
+MAX_DEPTH = 64  # nesting of objects and arrays in published data and client frames
+
+
+class Unencodable(ValueError):
+    """A value that parsed but cannot be sent on as JSON; the message says where and why."""
+
+
+def check_encodable(value: Any, where: str, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse what the wire cannot carry: lone surrogates (no UTF-8 for them), NaN and
+    infinities (not JSON), and nesting deeper than max_depth (a recursion bomb for every
+    client that parses it). Iterative, so a deep value cannot exhaust the stack here."""
+    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, path)
+        elif isinstance(item, bool) or item is None or isinstance(item, int):
+            continue
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                raise Unencodable(f"{path} is {item}, which JSON cannot carry")
+        elif isinstance(item, dict | list):
+            if depth >= max_depth:
+                raise Unencodable(f"{where} is nested more than {max_depth} levels deep")
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    if not isinstance(key, str):
+                        raise Unencodable(f"{path} has a key that is not a string")
+                    _check_text(key, f"{path} (a key)")
+                    stack.append((child, f"{path}.{key}", depth + 1))
+            else:
+                stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+        else:
+            raise Unencodable(f"{path} is a {type(item).__name__}, which is not JSON")
+
+
+def _check_text(text: str, path: str) -> None:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise Unencodable(f"{path} contains a lone surrogate, which UTF-8 cannot carry") from None
+
+
+def refuse_constant(name: str) -> Any:
+    """json.loads takes NaN and Infinity by default; livewatch refuses them."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def dumps(payload: Mapping[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def websocket_header(size: int) -> bytes:
@@ -65,7 +113,9 @@ def error_frame(error: ProtocolError) -> bytes:
 
 
 def event_payload(event: str, data: Mapping[str, Any], timestamp: str) -> bytes:
-    """What a broker carries for one event: encoded once, before it is published."""
+    """What a broker carries for one event: encoded once, before it is published, so data
+    that cannot be sent never gets a seq (Unencodable says why)."""
+    check_encodable(data, "data")
     return dumps({"event": event, "data": data, "timestamp": timestamp}).encode()
 
 
@@ -127,11 +177,16 @@ class ClientMessage:
 
 def parse_client_message(raw: str) -> ClientMessage:
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "frame is not valid JSON") from None
+        body = json.loads(raw, parse_constant=refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        reason = f": {exc}" if "is not JSON" in str(exc) else ""
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"frame is not valid JSON{reason}") from None
     if not isinstance(body, dict):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "frame must be a JSON object")
+    try:
+        check_encodable(body, "frame")
+    except Unencodable as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from None
     kind = body.get("type")
     if kind is None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "frame has no 'type'")

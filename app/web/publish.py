@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from app.channels import CHANNEL_RULE, ID_RULE, is_valid_channel, is_valid_id
+from app.hub import protocol
 from app.hub.broker import BrokerUnavailable
 from app.hub.events import NoRouteError
 from app.hub.idempotency import KeyReused
@@ -29,9 +30,10 @@ KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
 
 def _parse_body(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise json_error(400, "body is not valid JSON") from None
+        body = json.loads(raw, parse_constant=protocol.refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc) if "is not JSON" in str(exc) else "body is not valid JSON"
+        raise json_error(400, reason) from None
     if not isinstance(body, dict):
         raise json_error(400, "body must be a JSON object")
     unknown = sorted(set(body) - FIELDS)
@@ -52,6 +54,10 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
         raise json_error(400, "'data' is required (an object, may be empty)", "data")
     if not isinstance(body["data"], dict):
         raise json_error(400, "'data' must be a JSON object", "data")
+    try:
+        protocol.check_encodable(body["data"], "data")
+    except protocol.Unencodable as exc:
+        raise json_error(400, f"'data' cannot be sent on: {exc}", "data") from None
     for name in ("business_id", "user_id"):
         value = body.get(name)
         if value is not None and not is_valid_id(value):
