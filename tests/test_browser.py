@@ -8,7 +8,9 @@ where it fails: .ci/run installs Chromium first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import json
 import os
 import signal
 import sys
@@ -28,7 +30,7 @@ from tests.conftest import free_port
 from tests.test_cli import ROOT, wait_until_live
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, ConsoleMessage, Page, Response
+    from playwright.async_api import Browser, ConsoleMessage, Page, Response, WebSocket
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -135,6 +137,103 @@ class LiveServer:
         return samples
 
 
+class TcpRelay:
+    """A loopback TCP relay in front of a server, for a page to load through.
+
+    cut() drops every relayed connection at once, as a network failure would (no close frame);
+    while held, new connections are accepted but not relayed, so a reconnecting page waits in
+    its handshake until release()."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.base = ""
+        self.opened = 0
+        self._open = asyncio.Event()
+        self._open.set()
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def hold(self) -> None:
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def cut(self) -> None:
+        for writer in list(self._links):
+            writer.transport.abort()
+
+    async def stop(self) -> None:
+        self.release()
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._links.add(writer)
+        try:
+            await self._open.wait()
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            self.opened += 1
+            self._links.add(up_writer)
+            try:
+                await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+            finally:
+                self._links.discard(up_writer)
+                up_writer.transport.abort()
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            self._links.discard(writer)
+            writer.transport.abort()
+            self._tasks.discard(task)
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        # One side ended: end the other, so neither waits forever.
+        writer.transport.abort()
+
+
+class SocketLog:
+    """Every JSON frame of the page's WebSockets, per socket in the order they opened."""
+
+    def __init__(self, page: Page) -> None:
+        self.sockets: list[dict[str, list[dict[str, Any]]]] = []
+        page.on("websocket", self._opened)
+
+    def _opened(self, ws: WebSocket) -> None:
+        frames: dict[str, list[dict[str, Any]]] = {"sent": [], "received": []}
+        self.sockets.append(frames)
+        ws.on("framesent", lambda payload: frames["sent"].append(json.loads(payload)))
+        ws.on("framereceived", lambda payload: frames["received"].append(json.loads(payload)))
+
+    def sent(self, index: int, type_: str, channel: str) -> list[dict[str, Any]]:
+        frames = self.sockets[index]["sent"]
+        return [f for f in frames if f.get("type") == type_ and f.get("channel") == channel]
+
+    def received(self, index: int, type_: str, channel: str) -> list[dict[str, Any]]:
+        frames = self.sockets[index]["received"]
+        return [f for f in frames if f.get("type") == type_ and f.get("channel") == channel]
+
+
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def browser() -> AsyncIterator[Browser]:
     reason = missing_component()
@@ -230,7 +329,115 @@ async def test_page_loads_without_errors_or_failed_requests(server: LiveServer, 
     assert await page.evaluate("typeof window.livewatch.socket") == "object"
     await page.wait_for_timeout(500)  # let late requests and errors surface
     assert problems.items == []
-    assert sockets == [f"ws://127.0.0.1:{server.port}/api/monitoring/ws"], "one shared socket"
+    assert sockets == [f"ws://127.0.0.1:{server.port}/api/monitoring/ws?auto_subscribe=false"], (
+        "one shared socket, which subscribes its channels itself"
+    )
+
+
+async def feed_keys(page: Page, *channels: str) -> list[str]:
+    """The data-key of every feed item of these channels, top to bottom."""
+    keys: list[str] = await page.eval_on_selector_all(
+        "#live-feed li[data-key]",
+        """(items, channels) => items
+            .filter((li) => channels.includes(li.dataset.channel) && !li.dataset.marker)
+            .map((li) => li.dataset.key)""",
+        list(channels),
+    )
+    return keys
+
+
+async def test_the_feed_opens_on_the_latest_events_of_its_channels(
+    server: LiveServer, page: Page
+) -> None:
+    name = tag()
+    business, user = f"business:{name}", f"user:{name}"
+    for i in range(1, 6):
+        await server.publish("task.completed", {"title": f"past b{i} {name}"}, business_id=name)
+    for i in range(1, 4):
+        await server.publish("task.started", {"title": f"past u{i} {name}"}, user_id=name)
+    log = SocketLog(page)
+    problems = Problems(page)
+
+    await open_dashboard(page, server.base, f"?business_id={name}&user_id={name}")
+    past = [f"{user}:{i}" for i in (3, 2, 1)] + [f"{business}:{i}" for i in (5, 4, 3, 2, 1)]
+    await page.wait_for_function(
+        "n => document.querySelectorAll('#live-feed li[data-channel$=\"' + n + '\"]').length === 8",
+        arg=f":{name}",
+    )
+    assert await feed_keys(page, business, user) == past, "newest first, each once"
+    assert await page.locator("#live-feed li").count() <= 50
+    assert "past b1" in await page.inner_text(f"#live-feed li[data-key='{business}:1']")
+
+    # Each channel was subscribed from where its history ended: nothing between, nothing twice.
+    history = await server.get(f"/api/channels/{business}/history?limit=1")
+    assert log.sent(0, "subscribe", business) == [
+        {"type": "subscribe", "channel": business, "since": {"seq": 5, "epoch": history["epoch"]}}
+    ]
+    assert [f["since"]["seq"] for f in log.sent(0, "subscribe", user)] == [3]
+    assert log.received(0, "subscribed", business)[0]["recovered"] is True
+
+    result = await server.publish("task.failed", {"title": f"live {name}"}, business_id=name)
+    assert result["channels"][business] == 6
+    await page.locator(f"#live-feed li[data-key='{business}:6']").wait_for()
+    await page.wait_for_timeout(300)
+    assert await feed_keys(page, business, user) == [f"{business}:6", *past]
+    assert problems.items == []
+
+
+async def test_a_dropped_connection_recovers_every_event_exactly_once(
+    server: LiveServer, page: Page
+) -> None:
+    relay = TcpRelay(server.port)
+    await relay.start()
+    try:
+        name = tag()
+        business = f"business:{name}"
+        log = SocketLog(page)
+        await open_dashboard(page, relay.base, f"?business_id={name}")
+        for i in range(1, 4):
+            await server.publish("task.started", {"title": f"before {i} {name}"}, business_id=name)
+        await page.locator(f"#live-feed li[data-key='{business}:3']").wait_for()
+
+        # The network fails under the page, and its next handshake hangs until released.
+        relay.hold()
+        relay.cut()
+        await page.wait_for_selector("#connection-state:not([data-state=live])")
+        missed = [f"while away {i} {name}" for i in range(1, 11)]
+        for title in missed:
+            await server.publish("task.completed", {"title": title}, business_id=name)
+        away = f"global while away {name}"
+        await server.publish("task.completed", {"title": away}, channel="global")
+        relay.release()
+        await page.wait_for_selector("#connection-state[data-state=live]", timeout=20_000)
+        await page.locator(f"#live-feed li[data-key='{business}:13']").wait_for()
+        await page.locator("#live-feed li", has_text=away).wait_for()
+        after = f"after {name}"
+        await server.publish("task.failed", {"title": after}, business_id=name)
+        await page.locator(f"#live-feed li[data-key='{business}:14']").wait_for()
+        await page.wait_for_timeout(300)  # let any duplicate or marker surface
+
+        assert await feed_keys(page, business) == [f"{business}:{i}" for i in range(14, 0, -1)]
+        for title in [*missed, away, after]:
+            assert await page.locator("#live-feed li", has_text=title).count() == 1, title
+        assert await page.locator("#live-feed li[data-marker]").count() == 0, "nothing was lost"
+
+        # The second socket recovered: since from the last event, replay, then recovered.
+        assert len(log.sockets) == 2
+        (resubscribe,) = log.sent(1, "subscribe", business)
+        assert resubscribe["since"]["seq"] == 3
+        (answer,) = log.received(1, "subscribed", business)
+        assert (answer["recovered"], answer["seq"]) == (True, 13)
+        frames = [
+            (f["type"], f["seq"])
+            for f in log.sockets[1]["received"]
+            if f.get("channel") == business
+        ]
+        missed_frames = [("event", seq) for seq in range(4, 14)]
+        assert frames == [*missed_frames, ("subscribed", 13), ("event", 14)], (
+            "the missed ten replayed in order before subscribed, then live"
+        )
+    finally:
+        await relay.stop()
 
 
 async def test_a_pushed_metric_moves_the_gauges(server: LiveServer, page: Page) -> None:
@@ -409,6 +616,15 @@ async def test_page_recovers_when_the_server_restarts(page: Page, tmp_path: Path
         assert all(text.startswith("Reconnecting in ") and text.endswith("s") for text in texts)
         assert states[-1] == ["live", "Live"]
 
+        # The new process has new streams: what was missed cannot be replayed, and the feed says so.
+        marker = page.locator("#live-feed li[data-marker=missed]")
+        await marker.wait_for(timeout=5000)
+        assert await marker.count() == 1, "one marker, for global; system carries no feed events"
+        assert await marker.get_attribute("data-channel") == "global"
+        assert await marker.get_attribute("data-reason") == "epoch_changed"
+        assert "Missed events, refreshed" in await marker.inner_text()
+        assert "epoch_changed" in (await marker.get_attribute("title") or "")
+
         after = f"after restart {tag()}"
         await live.publish("task.completed", {"title": after}, channel="global")
         new_item = page.locator("#live-feed li", has_text=after)
@@ -417,6 +633,16 @@ async def test_page_recovers_when_the_server_restarts(page: Page, tmp_path: Path
         assert await old_item.count() == 1
         assert await new_item.get_attribute("data-key") != await old_item.get_attribute("data-key")
         assert await page.get_attribute("#feed-live", "data-live") == "true"
+        # Newest first: the live event, the marker, then what came before the restart (the
+        # host's real alerts may come in between).
+        texts = await page.eval_on_selector_all(
+            "#live-feed li", "items => items.map((li) => li.dataset.marker || li.textContent)"
+        )
+        where = [
+            next(i for i, text in enumerate(texts) if wanted in text)
+            for wanted in (after, "missed", before)
+        ]
+        assert where == sorted(where), texts
     finally:
         await live.stop()
 

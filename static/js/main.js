@@ -2,40 +2,57 @@
 
 import { needsToken, readConfig, tokenMessage } from './config.js';
 import { LiveSocket } from './socket.js';
-import { pageLocation } from './socket/url.js';
+import { pageLocation, pageParam } from './socket/url.js';
 import { AlertBanner } from './widgets/alert-banner.js';
 import { HistoryCharts } from './widgets/charts.js';
 import { LiveFeed } from './widgets/live-feed.js';
 import { SystemStatus } from './widgets/system-status.js';
+
+/**
+ * The channels the page subscribes itself: `global`, `system` and, in open
+ * mode, the `user:{id}` / `business:{id}` of the page's own query (the ids the
+ * socket passes on). In token mode the token's channels come from `connected`
+ * (docs/protocol.md, Connecting and Channels).
+ */
+export function pageChannels(config, search) {
+  const channels = ['global', 'system'];
+  if (config && config.auth === 'token') return channels;
+  const user = pageParam(search, 'user_id');
+  const business = pageParam(search, 'business_id');
+  if (user !== null) channels.push(`user:${user}`);
+  if (business !== null) channels.push(`business:${business}`);
+  return channels;
+}
 
 export function start(doc = globalThis.document, win = globalThis.window) {
   const config = readConfig(doc);
   const where = pageLocation();
   // The server would refuse the socket: say so instead of retrying forever.
   const tokenMissing = needsToken(config, where.search);
-  const socket = new LiveSocket();
+  const token = pageParam(where.search, 'token');
   const mount = (id) => doc.getElementById(id);
+
+  // Feed channels start from their history, so the socket goes on from there.
+  let feed = null;
+  const socket = new LiveSocket({ startFrom: (channel) => (feed ? feed.loadChannel(channel) : null) });
+  feed = new LiveFeed(mount('feed'), { socket, config, token });
 
   const widgets = [
     new AlertBanner(mount('alerts'), { socket }),
     new SystemStatus(mount('system-status'), { socket, config, blocked: tokenMissing ? tokenMessage(where.pathname) : null }),
-    new LiveFeed(mount('feed'), { socket, config }),
+    feed,
     new HistoryCharts(mount('charts'), { socket, config }),
   ];
   for (const w of widgets) w.start();
 
-  // After a reconnect, reload what may have changed while we were away.
-  let everLive = false;
-  let live = false;
-  socket.on('state', (s) => {
-    const nowLive = s.state === 'live';
-    if (nowLive && !live && everLive) for (const w of widgets) w.refresh();
-    if (nowLive) everLive = true;
-    live = nowLive;
-  });
-
-  socket.subscribe('system');
-  if (!tokenMissing) socket.connect();
+  // After a reconnect the socket recovers what was missed; where it cannot,
+  // it reports the channel stale and the widgets that show it load again.
+  if (tokenMissing) {
+    socket.subscribe('system');
+  } else {
+    for (const channel of pageChannels(config, where.search)) socket.subscribe(channel);
+    socket.connect();
+  }
 
   const app = { socket, config, widgets, tokenMissing };
   if (win) win.livewatch = app;

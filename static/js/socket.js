@@ -7,16 +7,26 @@
 // clock, random source, window, navigator, location, logger) can be
 // injected, so `node --test` drives it without a browser. Nothing here
 // touches the DOM at import time.
+//
+// Recovery (docs/protocol.md, Recovery): the socket connects with
+// `auto_subscribe=false` and, once `connected` has arrived, subscribes every
+// channel itself: those asked for with subscribe() and the connection's own
+// channels that `connected` lists. A channel whose position {seq, epoch} is
+// known is subscribed with it as `since`, so the server replays what was
+// missed as ordinary event frames (deduped like any other). A channel seen
+// for the first time can be started from a position found elsewhere (the
+// `startFrom` option, e.g. the history endpoint), so nothing falls between
+// that and the live events.
 
 import { BACKOFF_BASE, BACKOFF_CAP, Backoff } from './socket/backoff.js';
 import { Emitter } from './socket/emitter.js';
 import { SeqTracker } from './socket/seq-tracker.js';
 import { Subscriptions } from './socket/subscriptions.js';
 import { NamedTimers } from './socket/timers.js';
-import { SOCKET_PATH, pageLocation, socketUrl } from './socket/url.js';
+import { FORWARDED_PARAMS, RECOVERY_PARAMS, SOCKET_PATH, pageLocation, socketUrl } from './socket/url.js';
 
 export { backoffBound, backoffDelay } from './socket/backoff.js';
-export { FORWARDED_PARAMS, SOCKET_PATH, socketUrl } from './socket/url.js';
+export { FORWARDED_PARAMS, RECOVERY_PARAMS, SOCKET_PATH, socketUrl } from './socket/url.js';
 
 export const DEFAULTS = Object.freeze({
   baseDelay: BACKOFF_BASE, // ms, first backoff bound
@@ -54,9 +64,24 @@ const CONNECTION_TIMERS = ['connect', 'stable', 'ping', 'pong'];
  *   '<event name>' (data, frame)        e.g. 'system.metric'
  *   'connected' | 'subscribed' | 'unsubscribed' | 'pong' | 'error'  (frame)
  *   'duplicate'   (frame)               an event frame dropped by seq dedupe
- *   'reset'       ({channel, reason})   a channel's seqs start again (server
- *                                       restarted or another node); keys of
+ *   'reset'       ({channel, reason, from, to})
+ *                                       a channel's seqs start again (its
+ *                                       stream has another epoch, or the
+ *                                       server counts from 1 again); keys of
  *                                       the form channel:seq may repeat
+ *   'stale'       ({channel, reason, seq, epoch})
+ *                                       `subscribed` said `recovered: false`:
+ *                                       events of the channel were missed and
+ *                                       are not coming; what was built from
+ *                                       them must be fetched again
+ *
+ * Options besides the injected world and the DEFAULTS timings:
+ *   url           the socket URL as is (default: from the page's location,
+ *                 with RECOVERY_PARAMS; a URL without them gets the server's
+ *                 auto-subscriptions, and those channels are not recovered)
+ *   startFrom     (channel) => {seq, epoch} | null, or a promise of one:
+ *                 called once for a channel with no known position, before
+ *                 its first `subscribe`; the answer is used as `since`
  */
 export class LiveSocket {
   #opts;
@@ -70,6 +95,12 @@ export class LiveSocket {
   #events;
   #subs;
   #seqs = new SeqTracker();
+  #startFrom;
+  #starting = new Map(); // channel -> promise of its startFrom() answer
+  #startAsked = new Set(); // channels startFrom() was called for
+  #asked = new Set(); // channels a `subscribe` was sent (or is queued) for on this connection
+  #own = new Set(); // the connection's own channels, from `connected`
+  #greeted = false; // `connected` arrived on this connection
 
   #ws = null;
   #onOnlineHandler = () => this.#onOnline();
@@ -92,16 +123,21 @@ export class LiveSocket {
     this.#logger = options.logger || globalThis.console;
     this.#backoff = new Backoff({ base: this.#opts.baseDelay, cap: this.#opts.maxDelay, random: options.random || Math.random });
     this.#events = new Emitter(this.#logger);
+    this.#startFrom = typeof options.startFrom === 'function' ? options.startFrom : null;
     this.#subs = new Subscriptions({
-      subscribe: (channel) => this.#askFor(channel),
+      subscribe: (channel) => this.#want(channel),
       unsubscribe: (channel) => {
+        // The connection's own channels stay: the socket holds them itself.
+        if (this.#own.has(channel)) return;
+        this.#asked.delete(channel);
         this.#seqs.forget(channel);
         this.send({ type: 'unsubscribe', channel });
       },
     });
     const nav = options.navigator !== undefined ? options.navigator : globalThis.navigator;
     this.#online = !(nav && nav.onLine === false);
-    this.#url = options.url || socketUrl(options.location || pageLocation(), options.path || SOCKET_PATH);
+    this.#url =
+      options.url || socketUrl(options.location || pageLocation(), options.path || SOCKET_PATH, FORWARDED_PARAMS, RECOVERY_PARAMS);
     this.#state = { ...this.#state, online: this.#online };
   }
 
@@ -128,6 +164,11 @@ export class LiveSocket {
   /** Last seq delivered on `channel`, or undefined. */
   lastSeq(channel) {
     return this.#seqs.last(channel);
+  }
+
+  /** Where `channel` stands, {seq, epoch}: what a reconnect recovers from; undefined if unknown. */
+  position(channel) {
+    return this.#seqs.position(channel);
   }
 
   /** Register a handler; returns a function that removes it. */
@@ -178,8 +219,8 @@ export class LiveSocket {
 
   /**
    * Ask for a channel. Reference counted: the server is told once, and the
-   * subscription is re-sent after every reconnect. Returns an unsubscribe
-   * function for this one reference.
+   * subscription is re-sent (with `since`) after every reconnect. Returns an
+   * unsubscribe function for this one reference.
    */
   subscribe(channel) {
     return this.#subs.add(channel);
@@ -231,13 +272,62 @@ export class LiveSocket {
       this.#emitState();
     });
     this.#seqs.newConnection();
-    this.#subs.replay();
+    this.#asked = new Set();
+    // Subscriptions go out once `connected` has named the connection's own channels.
     this.#setState('live');
   }
 
-  /** Send `subscribe`; its first answer on this connection is the channel's baseline. */
+  /** A channel is wanted: find where it starts if need be, and ask for it if connected. */
+  #want(channel) {
+    this.#start(channel);
+    this.#askFor(channel);
+  }
+
+  /** Call startFrom() once for a channel with no known position; its answer becomes the position. */
+  #start(channel) {
+    if (!this.#startFrom || this.#startAsked.has(channel) || this.#seqs.position(channel)) return;
+    this.#startAsked.add(channel);
+    let answer;
+    try {
+      answer = this.#startFrom(channel);
+    } catch (err) {
+      this.#logger.warn(`livewatch: cannot find where '${channel}' starts`, err);
+      return;
+    }
+    if (!answer || typeof answer.then !== 'function') {
+      this.#seqs.startAt(channel, answer);
+      return;
+    }
+    const done = Promise.resolve(answer)
+      .then(
+        (position) => this.#seqs.startAt(channel, position),
+        (err) => this.#logger.warn(`livewatch: cannot find where '${channel}' starts`, err),
+      )
+      .finally(() => this.#starting.delete(channel));
+    this.#starting.set(channel, done);
+  }
+
+  /** Subscribe on this connection, once, after `connected` and after the channel's start is known. */
   #askFor(channel) {
-    if (this.send({ type: 'subscribe', channel })) this.#seqs.expect(channel);
+    if (!this.isLive || !this.#greeted || this.#asked.has(channel)) return;
+    this.#asked.add(channel);
+    const starting = this.#starting.get(channel);
+    if (!starting) {
+      this.#sendSubscribe(channel);
+      return;
+    }
+    const ws = this.#ws;
+    starting.then(() => {
+      if (ws === this.#ws && this.#asked.has(channel)) this.#sendSubscribe(channel);
+    });
+  }
+
+  /** Send `subscribe`, with `since` when the position is known; its first answer is the baseline. */
+  #sendSubscribe(channel) {
+    const message = { type: 'subscribe', channel };
+    const at = this.#seqs.position(channel);
+    if (at && at.epoch !== null) message.since = { seq: at.seq, epoch: at.epoch };
+    if (this.send(message)) this.#seqs.expect(channel);
   }
 
   /** The socket closed on its own (server, network, handshake refused). */
@@ -268,6 +358,7 @@ export class LiveSocket {
     }
     this.#ws = null;
     this.#connectionId = null;
+    this.#greeted = false;
     this.#timers.clear(...CONNECTION_TIMERS);
   }
 
@@ -351,14 +442,12 @@ export class LiveSocket {
         this.#handleEvent(frame);
         return;
       case 'connected':
-        // Another node has other seq counters: its streams are another epoch.
-        for (const channel of this.#seqs.setEpoch(frame.node)) this.#events.emit('reset', { channel, reason: 'node' });
         this.#connectionId = frame.connection_id === undefined ? null : frame.connection_id;
-        this.#askBaselines(frame.channels);
+        this.#onConnected(frame);
         this.#emitState();
         break;
       case 'subscribed':
-        if (typeof frame.channel === 'string' && Number.isFinite(frame.seq)) this.#onSubscribed(frame.channel, frame.seq);
+        if (typeof frame.channel === 'string' && Number.isFinite(frame.seq)) this.#onSubscribed(frame);
         break;
       case 'error':
         this.#logger.warn(`livewatch: server error ${frame.code}: ${frame.message}`);
@@ -371,23 +460,29 @@ export class LiveSocket {
   }
 
   /**
-   * The server auto-subscribes some channels (`global`, ...) and sends no
-   * `subscribed` for them. Ask for them once per connection anyway (the
-   * server treats it as a no-op) to learn their current seq.
+   * Subscribe every wanted channel and the connection's own ones. With
+   * `auto_subscribed` the server holds the own channels already: `since` on
+   * them would be refused, so they are left as they are.
    */
-  #askBaselines(channels) {
-    if (!Array.isArray(channels)) return;
-    for (const channel of channels) {
-      if (typeof channel !== 'string' || this.#subs.has(channel) || this.#seqs.isExpected(channel)) continue;
-      this.#askFor(channel);
-    }
+  #onConnected(frame) {
+    const own = Array.isArray(frame.channels) ? frame.channels.filter((c) => typeof c === 'string' && c !== '') : [];
+    this.#own = new Set(own);
+    this.#greeted = true;
+    if (frame.auto_subscribed === true) for (const channel of own) this.#asked.add(channel);
+    for (const channel of new Set([...this.#subs.channels, ...own])) this.#want(channel);
   }
 
-  #onSubscribed(channel, seq) {
-    const reset = this.#seqs.subscribed(channel, seq);
+  #onSubscribed(frame) {
+    const { channel, seq, epoch, recovered, reason } = frame;
+    const reset = this.#seqs.subscribed(channel, seq, { epoch, recovered });
     if (reset) {
-      this.#logger.warn(`livewatch: seq of '${channel}' went back from ${reset.from} to ${reset.to}; the server restarted`);
+      this.#logger.warn(`livewatch: '${channel}' starts again at seq ${reset.to} (was ${reset.from}): ${reset.reason === 'epoch' ? 'its history was lost' : 'the server restarted'}`);
       this.#events.emit('reset', reset);
+    }
+    if (recovered === false) {
+      const why = typeof reason === 'string' ? reason : 'unknown';
+      this.#logger.warn(`livewatch: missed events of '${channel}' could not be recovered (${why})`);
+      this.#events.emit('stale', { channel, reason: why, seq, epoch: typeof epoch === 'string' ? epoch : null });
     }
   }
 

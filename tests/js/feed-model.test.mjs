@@ -5,10 +5,15 @@ import {
   DEFAULT_ICON,
   FeedModel,
   MAX_ITEMS,
+  MISSED_REASONS,
   eventCatalogue,
   filterItems,
   iconFor,
+  isFeedChannel,
   isFeedFrame,
+  markerItem,
+  mergeItems,
+  missedText,
   prependItems,
   summarize,
   toItem,
@@ -195,5 +200,124 @@ describe('FeedModel', () => {
     assert.deepEqual(feed.sortedEventTypes(), ['analytics.anomaly', 'business.updated', 'task.started']);
     assert.deepEqual(feed.sortedChannels(), ['business:2', 'global', 'user:5']);
     assert.deepEqual(feed.view({ channel: 'business:2' }).map((i) => i.event), ['business.updated']);
+  });
+});
+
+describe('history and markers', () => {
+  const at = (channel, s, second, event = 'task.started') => ({
+    type: 'event',
+    channel,
+    seq: s,
+    event,
+    data: {},
+    timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, second)).toISOString(),
+  });
+  const keys = (feed) => feed.items.map((i) => i.key);
+
+  test('feed channels: every channel but system, which carries only metric and health', () => {
+    assert.equal(isFeedChannel('global'), true);
+    assert.equal(isFeedChannel('business:acme'), true);
+    assert.equal(isFeedChannel('user:1'), true);
+    assert.equal(isFeedChannel('system'), false);
+    assert.equal(isFeedChannel(''), false);
+    assert.equal(isFeedChannel(undefined), false);
+  });
+
+  test('mergeItems: one per key (the held one stays), newest first by time then seq, capped', () => {
+    const item = (key, time, seq) => ({ key, time, seq });
+    const held = item('g:2', 20, 2);
+    const out = mergeItems([held, item('g:1', 10, 1)], [item('g:2', 20, 2), item('b:1', 15, 1), item('b:2', 20, 3), item('x:1', NaN, 1)], 4);
+    assert.deepEqual(out.map((i) => i.key), ['b:2', 'g:2', 'b:1', 'g:1']);
+    assert.equal(out[1], held, 'the held item, not the copy');
+    assert.deepEqual(mergeItems([], [item('x:1', NaN, 1), item('a:1', 1, 1)]).map((i) => i.key), ['a:1', 'x:1'], 'no time sorts last');
+  });
+
+  test('load merges histories of several channels by time and keeps the latest 50', () => {
+    const feed = new FeedModel();
+    const global = [];
+    const business = [];
+    for (let i = 1; i <= 40; i += 1) global.push(at('global', i, 2 * i)); // even seconds
+    for (let i = 1; i <= 40; i += 1) business.push(at('business:1', i, 2 * i + 1)); // odd seconds
+    assert.equal(feed.load(global), true);
+    assert.equal(feed.load(business.concat([at('system', 1, 99, 'system.metric')])), true);
+    assert.equal(feed.items.length, 50);
+    assert.equal(keys(feed)[0], 'business:1:40');
+    assert.equal(keys(feed)[1], 'global:40');
+    assert.equal(keys(feed)[49], 'global:16');
+    assert.deepEqual(feed.sortedChannels(), ['business:1', 'global']);
+    assert.equal(feed.load([at('system', 2, 100, 'system.metric')]), false, 'nothing for the feed');
+  });
+
+  test('a load that overlaps what is shown adds nothing twice', () => {
+    const feed = new FeedModel();
+    feed.add(at('global', 5, 5));
+    feed.add(at('global', 6, 6));
+    const shown = feed.items[0];
+    feed.load([at('global', 4, 4), at('global', 5, 5), at('global', 6, 6)]);
+    assert.deepEqual(keys(feed), ['global:6', 'global:5', 'global:4']);
+    assert.equal(feed.items[0], shown);
+  });
+
+  test('mark puts a marker on top with its reason in words', () => {
+    const feed = new FeedModel();
+    feed.add(at('global', 1, 10));
+    const now = Date.UTC(2026, 0, 1, 0, 1, 0);
+    assert.equal(feed.mark('global', 'epoch_changed', now), true);
+    const [marker] = feed.items;
+    assert.equal(marker.key, 'missed:global:1');
+    assert.equal(marker.marker, 'missed');
+    assert.equal(marker.channel, 'global');
+    assert.equal(marker.reason, 'epoch_changed');
+    assert.equal(marker.refreshed, true);
+    assert.equal(marker.time, now);
+    assert.equal(marker.summary, MISSED_REASONS.epoch_changed);
+    feed.mark('global', 'too_old', 0, false); // a clock behind the server's: still on top
+    assert.equal(feed.items[0].key, 'missed:global:2');
+    assert.equal(feed.items[0].time, now);
+    assert.equal(feed.items[0].refreshed, false);
+    // A later load sorts around the markers by time.
+    feed.load([at('global', 2, 20)]);
+    assert.deepEqual(keys(feed), ['missed:global:2', 'missed:global:1', 'global:2', 'global:1']);
+  });
+
+  test('missedText: each reason of the protocol in words; others quoted', () => {
+    assert.deepEqual(Object.keys(MISSED_REASONS).sort(), ['epoch_changed', 'too_many', 'too_old']);
+    assert.match(missedText('epoch_changed'), /restarted/);
+    assert.equal(missedText('constructor'), 'Not recovered: constructor.');
+    assert.equal(markerItem('user:1', 'x', 5, 3).key, 'missed:user:1:3');
+  });
+
+  test('markers pass the type filter but not another channel', () => {
+    const feed = new FeedModel();
+    feed.add(at('global', 1, 1, 'task.failed'));
+    feed.add(at('business:1', 1, 2));
+    feed.mark('global', 'too_old', Date.UTC(2026, 0, 1, 0, 0, 3));
+    assert.deepEqual(feed.view({ event: 'task.started' }).map((i) => i.key), ['missed:global:1', 'business:1:1']);
+    assert.deepEqual(feed.view({ event: 'task.started', channel: 'business:1' }).map((i) => i.key), ['business:1:1']);
+    assert.deepEqual(feed.view({ event: 'task.failed' }).map((i) => i.key), ['missed:global:1', 'global:1']);
+    assert.deepEqual(feed.view({ channel: 'business:1' }).map((i) => i.key), ['business:1:1']);
+    assert.deepEqual(feed.sortedEventTypes(), ['task.failed', 'task.started'], 'a marker is no event type');
+  });
+
+  test('retire leaves markers alone', () => {
+    const feed = new FeedModel();
+    feed.add(at('global', 1, 1));
+    feed.mark('global', 'epoch_changed', Date.UTC(2026, 0, 1, 0, 0, 2));
+    feed.retire('global');
+    assert.deepEqual(keys(feed), ['missed:global:1', 'global:1~1']);
+  });
+
+  test('while paused, loads and markers wait for resume like events do', () => {
+    const feed = new FeedModel();
+    feed.add(at('global', 3, 3));
+    feed.pause();
+    assert.equal(feed.load([at('global', 1, 1), at('global', 2, 2)]), false);
+    assert.equal(feed.mark('global', 'too_many', Date.UTC(2026, 0, 1, 0, 0, 10)), false);
+    assert.equal(feed.add(at('global', 4, 4)), false);
+    assert.deepEqual(keys(feed), ['global:3'], 'frozen');
+    assert.equal(feed.pendingCount, 1, 'counts events, not loads');
+    feed.resume();
+    assert.deepEqual(keys(feed), ['missed:global:1', 'global:4', 'global:3', 'global:2', 'global:1']);
+    assert.deepEqual(feed.pendingLoads, []);
   });
 });

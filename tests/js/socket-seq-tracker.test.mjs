@@ -47,13 +47,11 @@ describe('SeqTracker: subscribed', () => {
 
   test('on a new connection, a first answer below the last seq is a restart', () => {
     const t = new SeqTracker();
-    t.setEpoch('n1');
     t.newConnection();
     t.expect('system');
     assert.equal(t.subscribed('system', 0), null, 'a first subscription is no reset');
     for (let s = 1; s <= 50; s += 1) t.accept('system', s);
     t.newConnection();
-    t.setEpoch('n1');
     t.expect('system');
     assert.deepEqual(t.subscribed('system', 0), { channel: 'system', reason: 'restart', from: 50, to: 0 });
     assert.equal(t.last('system'), 0);
@@ -107,63 +105,96 @@ describe('SeqTracker: subscribed', () => {
 });
 
 describe('SeqTracker: epochs and positions', () => {
-  test('another epoch drops every channel and says which', () => {
+  test('the epoch comes from subscribed and stays with the events that follow', () => {
     const t = new SeqTracker();
-    assert.deepEqual(t.setEpoch('n1'), []);
-    t.accept('global', 7);
-    t.accept('system', 3);
-    assert.deepEqual(t.setEpoch('n1'), [], 'the same epoch keeps the seqs');
-    assert.equal(t.accept('global', 7), false);
-    assert.deepEqual(t.setEpoch('n2').sort(), ['global', 'system']);
-    assert.equal(t.epoch, 'n2');
-    assert.equal(t.last('global'), undefined);
-    assert.equal(t.accept('global', 1), true);
+    t.newConnection();
+    t.expect('global');
+    assert.equal(t.subscribed('global', 4, { epoch: 'e1' }), null);
+    t.accept('global', 5);
+    assert.deepEqual(t.position('global'), { seq: 5, epoch: 'e1' });
+    t.accept('global', 5); // a duplicate does not move it
+    assert.deepEqual(t.position('global'), { seq: 5, epoch: 'e1' });
+    assert.equal(t.position('system'), undefined);
   });
 
-  test('the first epoch named is no reset; an epoch that goes missing is one', () => {
+  test('a first answer naming another epoch resets the channel, whatever its seq', () => {
     const t = new SeqTracker();
-    t.accept('global', 4);
-    assert.deepEqual(t.setEpoch('n1'), []);
-    assert.equal(t.last('global'), 4);
-    assert.deepEqual(t.setEpoch(undefined), ['global']);
-    assert.equal(t.epoch, null);
-    t.accept('global', 2);
-    assert.deepEqual(t.setEpoch('n1'), [], 'from unknown to known is no reset');
-    assert.equal(t.last('global'), 2);
+    t.subscribed('global', 7, { epoch: 'e1' });
+    t.newConnection();
+    t.expect('global');
+    assert.deepEqual(t.subscribed('global', 30, { epoch: 'e2', recovered: false }), { channel: 'global', reason: 'epoch', from: 7, to: 30 });
+    assert.deepEqual(t.position('global'), { seq: 30, epoch: 'e2' });
+    t.newConnection();
+    t.expect('global');
+    assert.deepEqual(t.subscribed('global', 0, { epoch: 'e3' }), { channel: 'global', reason: 'epoch', from: 30, to: 0 });
+    assert.equal(t.accept('global', 1), true, 'the new stream counts from 1 again');
   });
 
-  test('position(channel) is {seq, epoch} of the last seq, undefined for an unknown channel', () => {
+  test('recovered: true after the replayed events changes nothing', () => {
     const t = new SeqTracker();
-    assert.equal(t.position('global'), undefined);
-    t.setEpoch('n1');
-    t.accept('global', 3);
-    t.subscribed('system', 40);
-    assert.deepEqual(t.position('global'), { seq: 3, epoch: 'n1' });
-    assert.deepEqual(t.position('system'), { seq: 40, epoch: 'n1' });
-    t.accept('global', 2); // a duplicate does not move it
-    assert.deepEqual(t.position('global'), { seq: 3, epoch: 'n1' });
-    t.setEpoch('n2');
-    assert.equal(t.position('global'), undefined);
-    t.accept('global', 1);
-    assert.deepEqual(t.position('global'), { seq: 1, epoch: 'n2' });
+    t.subscribed('global', 3, { epoch: 'e1' });
+    t.newConnection();
+    t.expect('global');
+    for (const s of [4, 5, 6]) assert.equal(t.accept('global', s), true, 'replayed');
+    assert.equal(t.subscribed('global', 6, { epoch: 'e1', recovered: true }), null);
+    assert.deepEqual(t.position('global'), { seq: 6, epoch: 'e1' });
+    assert.equal(t.accept('global', 6), false);
   });
 
-  test('seqs seen before the epoch was named take the epoch when it comes', () => {
+  test('recovered: false in the same epoch jumps forward to the server position', () => {
+    const t = new SeqTracker();
+    t.subscribed('global', 3, { epoch: 'e1' });
+    t.newConnection();
+    t.expect('global');
+    assert.equal(t.subscribed('global', 2000, { epoch: 'e1', recovered: false }), null, 'no seq repeats, so no reset');
+    assert.deepEqual(t.position('global'), { seq: 2000, epoch: 'e1' });
+    assert.equal(t.accept('global', 1999), false);
+    assert.equal(t.accept('global', 2001), true);
+  });
+
+  test('an answer that is not this connection\u2019s never resets and never names another epoch', () => {
+    const t = new SeqTracker();
+    t.subscribed('global', 5, { epoch: 'e1' });
+    t.newConnection();
+    assert.equal(t.subscribed('global', 1, { epoch: 'e2' }), null);
+    assert.deepEqual(t.position('global'), { seq: 5, epoch: 'e1' });
+    assert.equal(t.subscribed('global', 9, { epoch: 'e1' }), null);
+    assert.deepEqual(t.position('global'), { seq: 9, epoch: 'e1' });
+  });
+
+  test('seqs seen before any epoch take the epoch of the first answer', () => {
     const t = new SeqTracker();
     t.accept('global', 5);
     assert.deepEqual(t.position('global'), { seq: 5, epoch: null });
-    t.setEpoch('n1');
-    assert.deepEqual(t.position('global'), { seq: 5, epoch: 'n1' });
+    t.newConnection();
+    t.expect('global');
+    assert.equal(t.subscribed('global', 5, { epoch: 'e1' }), null);
+    assert.deepEqual(t.position('global'), { seq: 5, epoch: 'e1' });
   });
 
-  test('a restart keeps the epoch and moves the position to the new seq', () => {
+  test('startAt() sets the position of an unknown channel only', () => {
     const t = new SeqTracker();
-    t.setEpoch('n1');
+    assert.equal(t.startAt('global', { seq: 42, epoch: 'e1' }), true);
+    assert.deepEqual(t.position('global'), { seq: 42, epoch: 'e1' });
+    assert.equal(t.accept('global', 42), false);
+    assert.equal(t.accept('global', 43), true);
+    assert.equal(t.startAt('global', { seq: 1, epoch: 'e2' }), false, 'a known channel keeps its position');
+    assert.deepEqual(t.position('global'), { seq: 43, epoch: 'e1' });
+    for (const bad of [null, undefined, {}, { seq: -1, epoch: 'e' }, { seq: 1.5, epoch: 'e' }, { seq: '3', epoch: 'e' }]) {
+      assert.equal(t.startAt('user:1', bad), false, JSON.stringify(bad));
+    }
+    assert.equal(t.startAt('user:1', { seq: 0, epoch: '' }), true);
+    assert.deepEqual(t.position('user:1'), { seq: 0, epoch: null }, 'an empty epoch is no epoch');
+  });
+
+  test('a restart detected by seq keeps the epoch and moves the position to the new seq', () => {
+    const t = new SeqTracker();
+    t.subscribed('global', 0, { epoch: 'e1' });
     for (let s = 1; s <= 20; s += 1) t.accept('global', s);
     t.newConnection();
     t.expect('global');
-    t.subscribed('global', 2);
-    assert.deepEqual(t.position('global'), { seq: 2, epoch: 'n1' });
+    assert.deepEqual(t.subscribed('global', 2, { epoch: 'e1' }), { channel: 'global', reason: 'restart', from: 20, to: 2 });
+    assert.deepEqual(t.position('global'), { seq: 2, epoch: 'e1' });
   });
 
   test('a position is a copy', () => {

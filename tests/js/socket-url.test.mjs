@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { FORWARDED_PARAMS, SOCKET_PATH, pageLocation, pageParam, socketUrl } from '../../static/js/socket/url.js';
+import { FORWARDED_PARAMS, RECOVERY_PARAMS, SOCKET_PATH, pageLocation, pageParam, socketUrl } from '../../static/js/socket/url.js';
 
 describe('socketUrl', () => {
   test('resolves against the base URI under a path prefix, ws: for http', () => {
@@ -41,6 +41,15 @@ describe('socketUrl', () => {
     assert.equal(
       socketUrl({ href: 'http://h.test/x/page', protocol: 'http:', search: '?a=1&b=2' }, 'ws2', ['b']),
       'ws://h.test/x/ws2?b=2',
+    );
+  });
+
+  test('fixed parameters are set after the forwarded ones; LiveSocket turns auto-subscriptions off', () => {
+    assert.deepEqual({ ...RECOVERY_PARAMS }, { auto_subscribe: 'false' });
+    assert.ok(Object.isFrozen(RECOVERY_PARAMS));
+    assert.equal(
+      socketUrl({ baseURI: 'http://h.test/', protocol: 'http:', search: '?business_id=acme&auto_subscribe=true' }, SOCKET_PATH, FORWARDED_PARAMS, RECOVERY_PARAMS),
+      'ws://h.test/api/monitoring/ws?business_id=acme&auto_subscribe=false',
     );
   });
 

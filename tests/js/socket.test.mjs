@@ -32,6 +32,11 @@ function setup(options = {}) {
   return { socket, clock, win, logger, states };
 }
 
+/** The server's first frame; `channels` are the connection's own (none by default). */
+function greet(ws, channels = [], extra = {}) {
+  ws.receive({ type: 'connected', connection_id: 'c', node: 'n1', epoch: 'boot1', channels, auto_subscribed: false, timestamp: 't', ...extra });
+}
+
 /** Drop the current socket (never opened) and return the reconnect delay it got. */
 function failAndMeasure(clock, socket) {
   FakeWebSocket.last.drop();
@@ -64,7 +69,7 @@ describe('url', () => {
   test('the client connects to the computed URL', () => {
     const { socket } = setup({ location: { baseURI: 'https://h.test/p/', protocol: 'https:', search: '?user_id=5' } });
     socket.connect();
-    assert.equal(FakeWebSocket.last.url, 'wss://h.test/p/api/monitoring/ws?user_id=5');
+    assert.equal(FakeWebSocket.last.url, 'wss://h.test/p/api/monitoring/ws?user_id=5&auto_subscribe=false');
   });
 });
 
@@ -209,13 +214,15 @@ describe('timers', () => {
 });
 
 describe('subscriptions', () => {
-  test('every requested channel is sent on open and again after each reconnect', () => {
+  test('every requested channel is sent once connected, and again after each reconnect', () => {
     const { socket, clock } = setup();
     socket.subscribe('system');
     socket.subscribe('business:9');
     socket.connect();
     const first = FakeWebSocket.last;
     first.open();
+    assert.deepEqual(first.messages, [], 'nothing before the server said connected');
+    greet(first);
     assert.deepEqual(first.messages, [
       { type: 'subscribe', channel: 'system' },
       { type: 'subscribe', channel: 'business:9' },
@@ -225,6 +232,7 @@ describe('subscriptions', () => {
     const second = FakeWebSocket.last;
     assert.notEqual(second, first);
     second.open();
+    greet(second);
     assert.deepEqual(second.messages, [
       { type: 'subscribe', channel: 'system' },
       { type: 'subscribe', channel: 'business:9' },
@@ -236,6 +244,7 @@ describe('subscriptions', () => {
     socket.connect();
     const ws = FakeWebSocket.last;
     ws.open();
+    greet(ws);
     socket.subscribe('user:3');
     socket.unsubscribe('user:3');
     assert.deepEqual(ws.messages, [
@@ -245,6 +254,7 @@ describe('subscriptions', () => {
     ws.drop();
     clock.advance(500);
     FakeWebSocket.last.open();
+    greet(FakeWebSocket.last);
     assert.deepEqual(FakeWebSocket.last.messages, []);
   });
 
@@ -253,6 +263,7 @@ describe('subscriptions', () => {
     socket.connect();
     const ws = FakeWebSocket.last;
     ws.open();
+    greet(ws);
     const offA = socket.subscribe('system');
     const offB = socket.subscribe('system');
     offA();
@@ -344,21 +355,32 @@ describe('frames', () => {
     assert.deepEqual(delivered, ['global:1', 'global:2', 'global:3']);
   });
 
-  test('a different node starts its seqs afresh', () => {
+  test('a stream with another epoch starts its seqs afresh; another node alone does not', () => {
     const { socket, clock, delivered } = liveSocket();
     let ws = FakeWebSocket.last;
     ws.receive({ type: 'connected', connection_id: 'c1', node: 'n1', channels: ['global'], timestamp: 'x' });
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 6, epoch: 'e1' });
     ws.receive(ev('global', 7));
+    const resets = [];
+    socket.on('reset', (r) => resets.push(r));
     ws.drop();
     clock.advance(500);
     ws = FakeWebSocket.last;
     ws.open();
-    const resets = [];
-    socket.on('reset', (r) => resets.push(r));
+    // Another node of a shared broker: the same stream, so the seqs go on.
     ws.receive({ type: 'connected', connection_id: 'c2', node: 'n2', channels: ['global'], timestamp: 'x' });
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 7, epoch: 'e1', recovered: true });
+    ws.receive(ev('global', 7));
+    assert.deepEqual(resets, []);
+    ws.drop();
+    clock.advance(1000);
+    ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive({ type: 'connected', connection_id: 'c3', node: 'n2', channels: ['global'], timestamp: 'x' });
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 0, epoch: 'e2', recovered: false, reason: 'epoch_changed' });
     ws.receive(ev('global', 1));
     assert.deepEqual(delivered, ['global:7', 'global:1']);
-    assert.deepEqual(resets, [{ channel: 'global', reason: 'node' }]);
+    assert.deepEqual(resets, [{ channel: 'global', reason: 'epoch', from: 7, to: 0 }]);
   });
 
   const connected = (node = 'n1', channels = ['global']) => ({ type: 'connected', connection_id: 'c', node, channels, timestamp: 't' });
@@ -398,7 +420,7 @@ describe('frames', () => {
     assert.deepEqual(resets, [{ channel: 'system', reason: 'restart', from: 50, to: 0 }]);
   });
 
-  test('auto-subscribed channels are asked for once per connection to learn their seq', () => {
+  test('the channels connected lists are subscribed once per connection; a stale early frame is no baseline', () => {
     const ctx = setup();
     const { socket, clock } = ctx;
     const delivered = [];
@@ -498,6 +520,219 @@ describe('frames', () => {
     ws.receive({ type: 'error', code: 'forbidden', message: 'no', ref: 'subscribe' });
     assert.deepEqual(seen, ['connected', 'subscribed', 'unsubscribed', 'pong', 'error']);
     assert.equal(socket.state.connectionId, 'abc');
+    assert.equal(logger.log.warn.length, 1);
+  });
+});
+
+describe('recovery', () => {
+  const ev = (channel, seq, event = 'task.started') => ({ type: 'event', channel, seq, event, data: {}, timestamp: '2026-01-01T00:00:00Z' });
+
+  function recorder(socket) {
+    const seen = { delivered: [], stale: [], resets: [], duplicates: [] };
+    socket.on('event', (f) => seen.delivered.push(`${f.channel}:${f.seq}`));
+    socket.on('stale', (s) => seen.stale.push(s));
+    socket.on('reset', (r) => seen.resets.push(r));
+    socket.on('duplicate', (f) => seen.duplicates.push(`${f.channel}:${f.seq}`));
+    return seen;
+  }
+
+  /** Lose the connection and open the next one when the backoff says. */
+  function reconnect(clock, socket) {
+    FakeWebSocket.last.drop();
+    clock.advance(socket.state.nextAttemptAt - clock.time);
+    const next = FakeWebSocket.last;
+    next.open();
+    return next;
+  }
+
+  test('the own channels of connected are subscribed by the socket, each once, wanted ones first', () => {
+    const { socket } = setup();
+    socket.subscribe('system');
+    socket.subscribe('global');
+    socket.connect();
+    const ws = FakeWebSocket.last;
+    ws.open();
+    greet(ws, ['user:7', 'business:acme', 'global']);
+    assert.deepEqual(ws.messages, [
+      { type: 'subscribe', channel: 'system' },
+      { type: 'subscribe', channel: 'global' },
+      { type: 'subscribe', channel: 'user:7' },
+      { type: 'subscribe', channel: 'business:acme' },
+    ]);
+    socket.subscribe('user:7'); // a widget asking for an own channel sends nothing more
+    socket.unsubscribe('user:7'); // and releasing it keeps the connection's own channel
+    assert.equal(ws.messages.length, 4);
+  });
+
+  test('with auto_subscribed the server holds the own channels: they are not subscribed again', () => {
+    const { socket } = setup();
+    socket.subscribe('system');
+    socket.subscribe('global');
+    socket.connect();
+    const ws = FakeWebSocket.last;
+    ws.open();
+    greet(ws, ['global'], { auto_subscribed: true });
+    assert.deepEqual(ws.messages, [{ type: 'subscribe', channel: 'system' }]);
+  });
+
+  test('every reconnect resubscribes every channel with since = {seq, epoch} of the last event handled', () => {
+    const { socket, clock } = setup();
+    socket.subscribe('system');
+    socket.connect();
+    let ws = FakeWebSocket.last;
+    ws.open();
+    greet(ws, ['business:9', 'global']);
+    ws.receive({ type: 'subscribed', channel: 'system', seq: 100, epoch: 'es' });
+    ws.receive({ type: 'subscribed', channel: 'business:9', seq: 0, epoch: 'eb' });
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 3, epoch: 'eg' });
+    ws.receive(ev('system', 101, 'system.metric'));
+    ws.receive(ev('global', 4));
+    ws.receive(ev('global', 5));
+    assert.deepEqual(socket.position('global'), { seq: 5, epoch: 'eg' });
+    ws = reconnect(clock, socket);
+    greet(ws, ['business:9', 'global']);
+    assert.deepEqual(ws.messages, [
+      { type: 'subscribe', channel: 'system', since: { seq: 101, epoch: 'es' } },
+      { type: 'subscribe', channel: 'business:9', since: { seq: 0, epoch: 'eb' } },
+      { type: 'subscribe', channel: 'global', since: { seq: 5, epoch: 'eg' } },
+    ]);
+    // And again from where the next connection got to.
+    ws.receive(ev('global', 6));
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 6, epoch: 'eg', recovered: true });
+    ws = reconnect(clock, socket);
+    greet(ws, ['global']);
+    assert.deepEqual(ws.messages.find((m) => m.channel === 'global'), { type: 'subscribe', channel: 'global', since: { seq: 6, epoch: 'eg' } });
+  });
+
+  test('a channel never answered is subscribed without since', () => {
+    const { socket, clock } = setup();
+    socket.subscribe('system');
+    socket.connect();
+    FakeWebSocket.last.open();
+    greet(FakeWebSocket.last);
+    const ws = reconnect(clock, socket);
+    greet(ws);
+    assert.deepEqual(ws.messages, [{ type: 'subscribe', channel: 'system' }]);
+  });
+
+  test('replayed events go through the same dedupe and handlers; recovered: true shows nothing twice', () => {
+    const { socket, clock } = setup();
+    const seen = recorder(socket);
+    const tasks = [];
+    socket.on('task.started', (data, frame) => tasks.push(frame.seq));
+    socket.connect();
+    let ws = FakeWebSocket.last;
+    ws.open();
+    greet(ws, ['global']);
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 0, epoch: 'eg' });
+    for (const seq of [1, 2, 3]) ws.receive(ev('global', seq));
+    ws = reconnect(clock, socket);
+    greet(ws, ['global']);
+    // Replayed (one already seen, as a server racing a publish might), then live.
+    for (const seq of [3, 4, 5]) ws.receive(ev('global', seq));
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 5, epoch: 'eg', recovered: true });
+    ws.receive(ev('global', 5));
+    ws.receive(ev('global', 6));
+    assert.deepEqual(seen.delivered, ['global:1', 'global:2', 'global:3', 'global:4', 'global:5', 'global:6']);
+    assert.deepEqual(tasks, [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(seen.duplicates, ['global:3', 'global:5']);
+    assert.deepEqual(seen.stale, []);
+    assert.deepEqual(seen.resets, []);
+  });
+
+  test('recovered: false is reported as stale with its reason, and live events go on from the new position', () => {
+    const { socket, clock, logger } = setup();
+    const seen = recorder(socket);
+    socket.connect();
+    let ws = FakeWebSocket.last;
+    ws.open();
+    greet(ws, ['global', 'user:1']);
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 10, epoch: 'eg' });
+    ws.receive({ type: 'subscribed', channel: 'user:1', seq: 4, epoch: 'eu' });
+    ws.receive(ev('global', 11));
+    ws = reconnect(clock, socket);
+    greet(ws, ['global', 'user:1']);
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 1500, epoch: 'eg', recovered: false, reason: 'too_many' });
+    ws.receive({ type: 'subscribed', channel: 'user:1', seq: 0, epoch: 'eu2', recovered: false, reason: 'epoch_changed' });
+    ws.receive(ev('global', 1501));
+    ws.receive(ev('user:1', 1));
+    assert.deepEqual(seen.stale, [
+      { channel: 'global', reason: 'too_many', seq: 1500, epoch: 'eg' },
+      { channel: 'user:1', reason: 'epoch_changed', seq: 0, epoch: 'eu2' },
+    ]);
+    assert.deepEqual(seen.resets, [{ channel: 'user:1', reason: 'epoch', from: 4, to: 0 }], 'only a new epoch lets keys repeat');
+    assert.deepEqual(seen.delivered, ['global:11', 'global:1501', 'user:1:1']);
+    assert.deepEqual(socket.position('user:1'), { seq: 1, epoch: 'eu2' });
+    assert.ok(logger.log.warn.some((a) => String(a[0]).includes('too_many')));
+  });
+
+  test('startFrom: asked once for a new channel; the subscribe waits for it and uses it as since', async () => {
+    const asked = [];
+    const answers = {};
+    const startFrom = (channel) => {
+      asked.push(channel);
+      if (channel === 'system') return null;
+      return new Promise((resolve, reject) => {
+        answers[channel] = { resolve, reject };
+      });
+    };
+    const { socket, clock } = setup({ startFrom });
+    const seen = recorder(socket);
+    socket.subscribe('system');
+    socket.subscribe('global');
+    assert.deepEqual(asked, ['system', 'global'], 'asked before connecting, so it runs during the handshake');
+    socket.connect();
+    let ws = FakeWebSocket.last;
+    ws.open();
+    greet(ws, ['global', 'user:2']);
+    assert.deepEqual(asked, ['system', 'global', 'user:2']);
+    assert.deepEqual(ws.messages, [{ type: 'subscribe', channel: 'system' }], 'the others wait');
+    answers.global.resolve({ seq: 42, epoch: 'eg' });
+    answers['user:2'].reject(new Error('HTTP 403'));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(ws.messages.slice(1), [
+      { type: 'subscribe', channel: 'global', since: { seq: 42, epoch: 'eg' } },
+      { type: 'subscribe', channel: 'user:2' },
+    ]);
+    ws.receive(ev('global', 42)); // already in what startFrom found
+    ws.receive(ev('global', 43));
+    assert.deepEqual(seen.delivered, ['global:43']);
+    ws = reconnect(clock, socket);
+    greet(ws, ['global', 'user:2']);
+    assert.deepEqual(asked, ['system', 'global', 'user:2'], 'never asked twice');
+    assert.deepEqual(ws.messages.find((m) => m.channel === 'global').since, { seq: 43, epoch: 'eg' });
+  });
+
+  test('startFrom: a connection lost while it runs leaves the subscribe to the next connection', async () => {
+    let resolve;
+    const { socket, clock } = setup({ startFrom: () => new Promise((r) => (resolve = r)) });
+    socket.subscribe('global');
+    socket.connect();
+    const first = FakeWebSocket.last;
+    first.open();
+    greet(first);
+    first.drop();
+    clock.advance(500);
+    const second = FakeWebSocket.last;
+    second.open();
+    greet(second);
+    resolve({ seq: 7, epoch: 'eg' });
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(first.messages, []);
+    assert.deepEqual(second.messages, [{ type: 'subscribe', channel: 'global', since: { seq: 7, epoch: 'eg' } }]);
+  });
+
+  test('startFrom that throws is logged; the channel is subscribed without since', () => {
+    const { socket, logger } = setup({
+      startFrom: () => {
+        throw new Error('nope');
+      },
+    });
+    socket.subscribe('global');
+    socket.connect();
+    FakeWebSocket.last.open();
+    greet(FakeWebSocket.last);
+    assert.deepEqual(FakeWebSocket.last.messages, [{ type: 'subscribe', channel: 'global' }]);
     assert.equal(logger.log.warn.length, 1);
   });
 });
@@ -640,6 +875,7 @@ describe('heartbeat', () => {
     clock.advance(500);
     assert.equal(FakeWebSocket.instances.length, 2);
     FakeWebSocket.last.open();
+    greet(FakeWebSocket.last);
     assert.deepEqual(FakeWebSocket.last.messages, [{ type: 'subscribe', channel: 'system' }]);
   });
 });

@@ -72,6 +72,14 @@ function mount(id) {
   return el;
 }
 
+/** The server says `channel` could not be recovered (docs/protocol.md, Recovery). */
+function stale(channel, reason = 'epoch_changed', at = 0) {
+  ws.receive({ type: 'subscribed', channel, seq: at, epoch: `new-${channel}`, recovered: false, reason });
+}
+
+/** Let pending fetches and their handlers finish. */
+const flush = () => new Promise((r) => setImmediate(r));
+
 async function started(widget) {
   widgets.push(widget);
   await widget.start();
@@ -181,6 +189,19 @@ describe('AlertBanner', () => {
     assert.equal(root.querySelector('[data-alert-id=b]'), null);
 
     b.dispatchEvent(keyEvent('Enter')); // other keys do nothing (and nothing throws)
+  });
+
+  test('a stale global channel loads the active alerts again; other channels do not', async () => {
+    const fetch = fakeFetch({ 'api/monitoring/alerts?limit=50': [200, { alerts: [], active: [] }] });
+    const root = mount('alerts');
+    await started(new AlertBanner(root, { socket, fetch }));
+    fetch.calls.length = 0;
+    stale('system');
+    stale('user:1', 'too_old');
+    assert.deepEqual(fetch.calls, []);
+    stale('global');
+    await flush();
+    assert.deepEqual(fetch.calls, ['api/monitoring/alerts?limit=50']);
   });
 
   test('a failed load leaves live alerts working', async () => {
@@ -314,6 +335,124 @@ describe('LiveFeed', () => {
     assert.equal(new Set(keys).size, 2);
   });
 
+  const historyOf = (channel, top, count, epoch = 'e1', second0 = 0) => {
+    const events = [];
+    for (let s = top - count + 1; s <= top; s += 1) {
+      events.push({ channel, seq: s, event: 'task.completed', data: { title: `${channel} ${s}` }, timestamp: iso(T0 - 3_600_000 + (second0 + s) * 1000) });
+    }
+    return [200, { channel, seq: top, epoch, complete: true, events }];
+  };
+  const listKeys = (root) => root.querySelectorAll('#live-feed [data-key]').map((li) => li.getAttribute('data-key'));
+
+  test('loadChannel shows the latest events of a channel and answers where live events go on', async () => {
+    const fetch = fakeFetch({
+      'api/channels/global/history?limit=50': historyOf('global', 70, 50, 'eg'),
+      'api/channels/business%3A4/history?limit=50': historyOf('business:4', 3, 3, 'eb', 100),
+    });
+    const root = mount('feed');
+    const feed = await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now, fetch }));
+    assert.equal(root.querySelector('.feed-empty').hidden, false, 'waiting before any history');
+    assert.deepEqual(await feed.loadChannel('global'), { seq: 70, epoch: 'eg' });
+    assert.deepEqual(await feed.loadChannel('business:4'), { seq: 3, epoch: 'eb' });
+    assert.equal(feed.loadChannel('system'), null, 'system carries no feed events');
+    assert.deepEqual(fetch.calls, ['api/channels/global/history?limit=50', 'api/channels/business%3A4/history?limit=50']);
+    const keys = listKeys(root);
+    assert.equal(keys.length, 50);
+    assert.deepEqual(keys.slice(0, 4), ['business:4:3', 'business:4:2', 'business:4:1', 'global:70']);
+    assert.equal(keys[49], 'global:24');
+    assert.equal(root.querySelector('.feed-empty').hidden, true);
+    assert.deepEqual(root.querySelector('#feed-filter-channel').querySelectorAll('option').map((o) => o.value), ['', 'business:4', 'global']);
+    assert.match(root.querySelector('[data-key="global:70"]').textContent, /global 70/);
+  });
+
+  test('loadChannel: a failed history shows nothing and answers null', async () => {
+    const root = mount('feed');
+    const feed = await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now, fetch: fakeFetch({}) }));
+    const warn = console.warn;
+    const warned = [];
+    console.warn = (...args) => warned.push(args);
+    try {
+      assert.equal(await feed.loadChannel('global'), null);
+    } finally {
+      console.warn = warn;
+    }
+    assert.equal(warned.length, 1);
+    assert.deepEqual(listKeys(root), []);
+  });
+
+  test('a stale channel is loaded again and marked, in text, with its reason; nothing shows twice', async () => {
+    const fetch = fakeFetch({ 'api/channels/global/history?limit=50': historyOf('global', 2, 2) });
+    const root = mount('feed');
+    const feed = await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now, fetch }));
+    await feed.loadChannel('global');
+    send('global', 'task.started', {}, iso(T0 - 1000)); // global:1 is in the history already
+    send('global', 'task.started', {}, iso(T0 - 1000));
+    send('global', 'task.started', {}, iso(T0 - 1000));
+    assert.deepEqual(listKeys(root), ['global:3', 'global:2', 'global:1']);
+    fetch.calls.length = 0;
+    stale('global', 'too_old', 3);
+    await flush();
+    assert.deepEqual(fetch.calls, ['api/channels/global/history?limit=50']);
+    const keys = listKeys(root);
+    assert.deepEqual(keys, ['missed:global:1', 'global:3', 'global:2', 'global:1']);
+    const marker = root.querySelector('[data-marker]');
+    assert.equal(marker.getAttribute('data-key'), 'missed:global:1');
+    assert.equal(marker.getAttribute('data-channel'), 'global');
+    assert.equal(marker.getAttribute('data-reason'), 'too_old');
+    assert.equal(marker.getAttribute('title'), 'Reason: too_old');
+    assert.match(marker.textContent, /^.*Missed events, refreshed/);
+    assert.match(marker.textContent, /older than the history/);
+    assert.equal(marker.querySelector('.feed-icon').getAttribute('aria-hidden'), 'true');
+    assert.equal(marker.querySelector('time').getAttribute('datetime'), new Date(T0).toISOString());
+    // Live events go on above it.
+    send('global', 'task.failed', {});
+    assert.equal(listKeys(root)[0], 'global:4');
+  });
+
+  test('a stale system channel leaves the feed alone; a failed reload says so', async () => {
+    const root = mount('feed');
+    await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now, fetch: fakeFetch({}) }));
+    stale('system');
+    await flush();
+    assert.deepEqual(listKeys(root), []);
+    const warn = console.warn;
+    console.warn = () => {};
+    try {
+      stale('business:9', 'too_many');
+      await flush();
+    } finally {
+      console.warn = warn;
+    }
+    const marker = root.querySelector('[data-marker]');
+    assert.match(marker.textContent, /Missed events, could not reload/);
+    assert.equal(marker.getAttribute('data-reason'), 'too_many');
+  });
+
+  test('a new epoch: old items keep their place under other keys; the marker and new events come on top', async () => {
+    const routes = { 'api/channels/global/history?limit=50': historyOf('global', 2, 2, 'e1') };
+    const fetch = fakeFetch(routes);
+    const root = mount('feed');
+    const feed = await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now, fetch }));
+    ws.receive({ type: 'connected', connection_id: 'a', node: 'n', epoch: 'b1', channels: ['global'], auto_subscribed: false, timestamp: 't' });
+    await feed.loadChannel('global');
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 2, epoch: 'e1' });
+    ws.drop();
+    clock.advance(socket.state.nextAttemptAt - clock.time);
+    ws = FakeWebSocket.last;
+    ws.open();
+    ws.receive({ type: 'connected', connection_id: 'b', node: 'n', epoch: 'b2', channels: ['global'], auto_subscribed: false, timestamp: 't' });
+    assert.deepEqual(ws.messages.find((m) => m.channel === 'global').since, { seq: 2, epoch: 'e1' });
+    // The server restarted: its history of global is empty, in a new epoch.
+    routes['api/channels/global/history?limit=50'] = historyOf('global', 0, 0, 'e2');
+    ws.receive({ type: 'subscribed', channel: 'global', seq: 0, epoch: 'e2', recovered: false, reason: 'epoch_changed' });
+    await flush();
+    seq = { global: 0 };
+    send('global', 'task.failed', { title: 'after' });
+    const keys = listKeys(root);
+    assert.deepEqual(keys, ['global:1', 'missed:global:1', 'global:2~1', 'global:1~1']);
+    assert.match(root.querySelector('[data-key="global:1"]').textContent, /after/);
+  });
+
   test('shows OFFLINE when the socket is not live', async () => {
     const root = mount('feed');
     await started(new LiveFeed(root, { socket, config: CONFIG, now: clock.now }));
@@ -408,6 +547,18 @@ describe('SystemStatus', () => {
     assert.equal(conn.textContent, 'Offline');
   });
 
+  test('a stale system channel loads health and the current sample again; other channels do not', async () => {
+    const fetch = fakeFetch({ 'api/monitoring/health': [200, health('healthy')], 'api/monitoring/metrics': [200, sample()] });
+    const root = mount('system-status');
+    await started(new SystemStatus(root, { socket, config: CONFIG, fetch, now: clock.now }));
+    fetch.calls.length = 0;
+    stale('global');
+    assert.deepEqual(fetch.calls, []);
+    stale('system');
+    await flush();
+    assert.deepEqual(fetch.calls.sort(), ['api/monitoring/health', 'api/monitoring/metrics']);
+  });
+
   test('a failed fetch shows an error, not an exception', async () => {
     const root = mount('system-status');
     await started(new SystemStatus(root, { socket, config: CONFIG, fetch: fakeFetch({}), now: clock.now }));
@@ -464,5 +615,22 @@ describe('HistoryCharts', () => {
     // points older than 900 s before the newest are gone: 100..198 s and 200 s remain, plus the new one
     assert.equal(cpu.getAttribute('data-points'), '52');
     assert.match(cpu.querySelector('desc').textContent, /latest 60\.0%/);
+  });
+
+  test('a stale system channel fills the gap from the history endpoint; other channels do not', async () => {
+    const route = 'api/monitoring/metrics/history?seconds=900';
+    const routes = { [route]: [200, { interval_seconds: 2, samples: [sample({}, T0)] }] };
+    const fetch = fakeFetch(routes);
+    const root = mount('charts');
+    await started(new HistoryCharts(root, { socket, config: CONFIG, fetch }));
+    send('system', 'system.metric', sample({}, T0 + 8000));
+    routes[route] = [200, { interval_seconds: 2, samples: [0, 2000, 4000, 6000, 8000].map((dt) => sample({}, T0 + dt)) }];
+    fetch.calls.length = 0;
+    stale('business:1');
+    assert.deepEqual(fetch.calls, []);
+    stale('system');
+    await flush();
+    assert.deepEqual(fetch.calls, [route]);
+    assert.equal(root.querySelector('#chart-cpu').getAttribute('data-points'), '5', 'the missed samples are in, none twice');
   });
 });

@@ -1,12 +1,37 @@
 // Live feed state without DOM: which events go in, their keys, icons and
-// one-line summaries, the 50-item cap, filters and pause/resume.
+// one-line summaries, the 50-item cap, filters and pause/resume, history
+// merged in by time, and the markers that say events were missed.
 
-import { oneLine, toMillis } from '../format.js';
+import { isoTime, oneLine, toMillis } from '../format.js';
 
 export const MAX_ITEMS = 50;
 
 /** Event types that have their own widgets and stay out of the feed. */
 export const EXCLUDED_EVENTS = Object.freeze(new Set(['system.metric', 'system.health']));
+
+/**
+ * Channels that carry only excluded events: `system` has system.metric and
+ * system.health (docs/protocol.md, Channels). The feed loads no history for
+ * them and shows no marker when they are not recovered.
+ */
+export const NON_FEED_CHANNELS = Object.freeze(new Set(['system']));
+
+/** Can `channel` carry feed events? */
+export function isFeedChannel(channel) {
+  return typeof channel === 'string' && channel !== '' && !NON_FEED_CHANNELS.has(channel);
+}
+
+/** What the marker says for each `reason` of a `subscribed` with `recovered: false` (docs/protocol.md, Recovery). */
+export const MISSED_REASONS = Object.freeze({
+  epoch_changed: 'The server lost its history (it restarted).',
+  too_old: 'They are older than the history the server keeps.',
+  too_many: 'More were missed than the server replays at once.',
+});
+
+/** The sentence of a marker for `reason`; an unknown reason is quoted as is. */
+export function missedText(reason) {
+  return Object.hasOwn(MISSED_REASONS, reason) ? MISSED_REASONS[reason] : `Not recovered: ${reason}.`;
+}
 
 /** The icon of an event type the catalogue does not know. */
 export const DEFAULT_ICON = Object.freeze({ glyph: '\u2022', tone: 'neutral', label: 'Event' });
@@ -102,6 +127,28 @@ export function toItem(frame, catalogue = NO_EVENTS) {
 }
 
 /**
+ * The marker shown when missed events of `channel` could not be recovered and
+ * were loaded again instead (`refreshed`: whether that load worked). `id`
+ * makes its key unique; `time` places it.
+ */
+export function markerItem(channel, reason, time, id, refreshed = true) {
+  return {
+    key: `missed:${channel}:${id}`,
+    marker: 'missed',
+    event: null,
+    channel,
+    seq: null,
+    reason,
+    refreshed,
+    data: null,
+    timestamp: isoTime(time),
+    time,
+    icon: null,
+    summary: missedText(reason),
+  };
+}
+
+/**
  * Put `incoming` (oldest first) in front of `items` (newest first). A key
  * already present is replaced by the newer item. Returns a new array of at
  * most `max` items.
@@ -119,9 +166,31 @@ export function prependItems(items, incoming, max = MAX_ITEMS) {
   return out;
 }
 
-/** Items matching the filters ('' or undefined = any). */
+function sortTime(item) {
+  return Number.isNaN(item.time) ? -Infinity : item.time;
+}
+
+/**
+ * Merge `incoming` (any order, e.g. a history answer) into `items` (newest
+ * first): one item per key (an item already held stays, so its node does),
+ * newest first by time, then by seq. Returns a new array of at most `max`.
+ */
+export function mergeItems(items, incoming, max = MAX_ITEMS) {
+  const keys = new Set(items.map((it) => it.key));
+  const all = [...items];
+  for (const item of incoming) {
+    if (keys.has(item.key)) continue;
+    keys.add(item.key);
+    all.push(item);
+  }
+  // Stable: items of equal time and seq keep the order they had.
+  all.sort((a, b) => sortTime(b) - sortTime(a) || (b.seq ?? 0) - (a.seq ?? 0));
+  return all.slice(0, max);
+}
+
+/** Items matching the filters ('' or undefined = any). A marker matches any type: it is about its channel. */
 export function filterItems(items, { event = '', channel = '' } = {}) {
-  return items.filter((it) => (!event || it.event === event) && (!channel || it.channel === channel));
+  return items.filter((it) => (!event || it.marker || it.event === event) && (!channel || it.channel === channel));
 }
 
 /** The feed: items newest first, capped, with pause/resume and what was seen. */
@@ -133,7 +202,9 @@ export class FeedModel {
     this.items = [];
     this.paused = false;
     this.pending = []; // oldest first, at most `max`
+    this.pendingLoads = []; // history and markers that came while paused, newest first
     this.pendingCount = 0; // every event received while paused
+    this.markers = 0;
     this.eventTypes = new Set();
     this.channels = new Set();
   }
@@ -155,15 +226,53 @@ export class FeedModel {
   }
 
   /**
+   * Merge event frames loaded over HTTP (a channel's history). Events already
+   * shown stay as they are. Returns true if the visible list changed.
+   */
+  load(frames) {
+    const incoming = frames.filter(isFeedFrame).map((frame) => toItem(frame, this.catalogue));
+    for (const item of incoming) {
+      this.eventTypes.add(item.event);
+      this.channels.add(item.channel);
+    }
+    if (!incoming.length) return false;
+    if (this.paused) {
+      this.pendingLoads = mergeItems(this.pendingLoads, incoming, this.max);
+      return false;
+    }
+    this.items = mergeItems(this.items, incoming, this.max);
+    return true;
+  }
+
+  /**
+   * Say that events of `channel` were missed and loaded again (`reason` from
+   * the server). The marker goes on top: at `now`, or at the newest item's
+   * time if the clocks disagree. Returns true if the visible list changed.
+   */
+  mark(channel, reason, now, refreshed = true) {
+    this.markers += 1;
+    const newest = this.items.length ? sortTime(this.items[0]) : -Infinity;
+    const item = markerItem(channel, reason, Math.max(now, newest), this.markers, refreshed);
+    this.channels.add(channel);
+    if (this.paused) {
+      this.pendingLoads = prependItems(this.pendingLoads, [item], this.max);
+      return false;
+    }
+    this.items = prependItems(this.items, [item], this.max);
+    return true;
+  }
+
+  /**
    * The server restarted and `channel` counts from 1 again: give the items we
    * hold from the old run distinct keys (`global:7~1`) so new ones can't collide.
    */
   retire(channel) {
     this.epoch = (this.epoch || 0) + 1;
     const tag = this.epoch;
-    const rekey = (it) => (it.channel === channel && !it.key.includes('~') ? { ...it, key: `${it.key}~${tag}` } : it);
+    const rekey = (it) => (it.channel === channel && !it.marker && !it.key.includes('~') ? { ...it, key: `${it.key}~${tag}` } : it);
     this.items = this.items.map(rekey);
     this.pending = this.pending.map(rekey);
+    this.pendingLoads = this.pendingLoads.map(rekey);
   }
 
   pause() {
@@ -174,7 +283,9 @@ export class FeedModel {
   resume() {
     this.paused = false;
     if (this.pending.length) this.items = prependItems(this.items, this.pending, this.max);
+    if (this.pendingLoads.length) this.items = mergeItems(this.items, this.pendingLoads, this.max);
     this.pending = [];
+    this.pendingLoads = [];
     this.pendingCount = 0;
   }
 

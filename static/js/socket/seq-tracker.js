@@ -1,22 +1,30 @@
 // Per channel: the last seq delivered and the epoch of the stream it was
 // counted in. It drops event frames already delivered, notices when a
 // channel's numbering started again, and gives each channel's position
-// {seq, epoch}: where a later connection could resume. Frame fields:
-// docs/protocol.md.
+// {seq, epoch}: what a later `subscribe` sends as `since` to recover what it
+// missed. Frame fields and the recovery rules: docs/protocol.md, Recovery.
 //
-// The epoch is an opaque value from the server naming a numbering of seqs.
-// Two positions compare only within one epoch. Protocol v1 has no epoch of
-// its own, so the caller passes the `node` of the `connected` frame.
+// The epoch is the channel stream's, an opaque string from `subscribed` (or
+// from the history endpoint, see startAt()). Seqs compare only within one
+// epoch.
 //
-// Two kinds of reset:
-//   'node'     the epoch changed: every channel counts afresh.
-//   'restart'  same epoch, but the first `subscribed` of a channel on a new
-//              connection reports a seq below the one delivered: the server
-//              restarted and counts from 1 again.
+// The first `subscribed` of a channel on a connection is the answer to this
+// connection's `subscribe`: the channel's position on the server. It resets
+// the channel (keys of the form channel:seq may repeat) when
+//   'epoch'    it names another epoch: the stream's history was lost;
+//   'restart'  it reports a seq below the one delivered while nothing was
+//              delivered for the channel on this connection: the server
+//              counts from 1 again.
+// With `recovered: false` the server's position replaces ours (what was
+// missed is not coming); with `recovered: true` the replayed events came
+// first and the position only moves forward.
+
+function epochOf(value) {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
 
 export class SeqTracker {
   #streams = new Map(); // channel -> {seq, epoch}
-  #epoch = null; // epoch of the current connection, once the server said it
   #awaiting = new Set(); // channels whose first `subscribed` on this connection is due
   #deliveredHere = new Set(); // channels that delivered an event on this connection
 
@@ -42,58 +50,55 @@ export class SeqTracker {
   }
 
   /**
-   * The server named the epoch of its streams. A different epoch from the
-   * previous known one means different seq counters: every channel is
-   * dropped. Returns the channels dropped.
+   * Start `channel` at `position` ({seq, epoch}, e.g. a history answer) if
+   * nothing is known of it yet. Returns whether it was taken.
    */
-  setEpoch(epoch) {
-    const next = epoch === undefined ? null : epoch;
-    let reset = [];
-    if (this.#epoch !== null && next !== this.#epoch) {
-      reset = [...this.#streams.keys()];
-      this.#streams.clear();
-    } else if (next !== null) {
-      // Seqs seen before the epoch was known belong to this one.
-      for (const stream of this.#streams.values()) if (stream.epoch === null) stream.epoch = next;
-    }
-    this.#epoch = next;
-    return reset;
-  }
-
-  get epoch() {
-    return this.#epoch;
+  startAt(channel, position) {
+    if (this.#streams.has(channel) || !position) return false;
+    const { seq } = position;
+    if (!Number.isInteger(seq) || seq < 0) return false;
+    this.#streams.set(channel, { seq, epoch: epochOf(position.epoch) });
+    return true;
   }
 
   /** An event frame's seq on `channel`: true if it is new (deliver it), false if it is a duplicate. */
   accept(channel, seq) {
     const last = this.last(channel);
     if (last !== undefined && seq <= last) return false;
-    this.#record(channel, seq);
+    this.#record(channel, seq, this.#streams.get(channel)?.epoch ?? null);
     this.#deliveredHere.add(channel);
     return true;
   }
 
   /**
-   * A `subscribed` frame: the channel's seq on the server now. It moves the
-   * position forward, never back, except for a detected restart, for which
-   * it returns {channel, reason: 'restart', from, to}; otherwise null.
+   * A `subscribed` frame ({seq, epoch, recovered} of docs/protocol.md). Returns
+   * {channel, reason: 'epoch' | 'restart', from, to} when the channel's seqs
+   * start again, otherwise null. Any other answer never moves the position
+   * back.
    */
-  subscribed(channel, seq) {
-    const last = this.last(channel);
+  subscribed(channel, seq, { epoch, recovered } = {}) {
+    const known = this.#streams.get(channel);
     const first = this.#awaiting.delete(channel);
-    if (last === undefined || seq > last) {
-      this.#record(channel, seq);
+    const named = epochOf(epoch);
+    if (known === undefined) {
+      this.#record(channel, seq, named);
       return null;
     }
-    if (first && seq < last && !this.#deliveredHere.has(channel)) {
-      // Below what an earlier connection saw, and nothing was delivered for
-      // the channel on this connection (so nothing can repeat): the server
-      // counts from 1 again. Without this every event would be dropped until
-      // the new seqs passed the old ones.
-      this.#record(channel, seq);
-      return { channel, reason: 'restart', from: last, to: seq };
+    const otherEpoch = named !== null && known.epoch !== null && named !== known.epoch;
+    if (!first) {
+      // Not this connection's answer: it may only move us forward in our own stream.
+      if (!otherEpoch && seq > known.seq) this.#record(channel, seq, named ?? known.epoch);
+      return null;
     }
-    // Otherwise never move backwards: that would let duplicates through.
+    // Below what an earlier connection saw, and nothing was delivered for
+    // the channel on this connection (so nothing can repeat).
+    const wentBack = seq < known.seq && !this.#deliveredHere.has(channel);
+    if (otherEpoch || wentBack) {
+      this.#record(channel, seq, named);
+      return { channel, reason: otherEpoch ? 'epoch' : 'restart', from: known.seq, to: seq };
+    }
+    if (recovered === false || seq > known.seq) this.#record(channel, seq, named ?? known.epoch);
+    else if (known.epoch === null && named !== null) this.#record(channel, known.seq, named);
     return null;
   }
 
@@ -113,7 +118,7 @@ export class SeqTracker {
     return [...this.#streams.keys()];
   }
 
-  #record(channel, seq) {
-    this.#streams.set(channel, { seq, epoch: this.#epoch });
+  #record(channel, seq, epoch) {
+    this.#streams.set(channel, { seq, epoch });
   }
 }

@@ -1,8 +1,8 @@
 // Which channels the page wants, reference counted: several widgets may ask
 // for the same channel, and the server hears about it once. The first
 // reference tells the server to subscribe, the last release tells it to
-// unsubscribe, and replay() asks again for every channel after a reconnect.
-// Message shapes: docs/protocol.md.
+// unsubscribe; after a reconnect the socket asks again for every channel in
+// `channels`. Message shapes: docs/protocol.md.
 
 export class Subscriptions {
   #counts = new Map(); // channel -> references
@@ -11,7 +11,7 @@ export class Subscriptions {
 
   /**
    * `subscribe(channel)` / `unsubscribe(channel)` tell the server; they are
-   * called on the first reference, the last release and on replay().
+   * called on the first reference and on the last release.
    */
   constructor({ subscribe, unsubscribe }) {
     this.#subscribe = subscribe;
@@ -57,10 +57,5 @@ export class Subscriptions {
   /** The wanted channels, in the order they were first asked for. */
   get channels() {
     return [...this.#counts.keys()];
-  }
-
-  /** A new connection knows nothing: subscribe to every wanted channel again. */
-  replay() {
-    for (const channel of this.channels) this.#subscribe(channel);
   }
 }

@@ -4,6 +4,11 @@
 
 export const SOCKET_PATH = 'api/monitoring/ws';
 export const FORWARDED_PARAMS = Object.freeze(['token', 'user_id', 'business_id']);
+/**
+ * What LiveSocket adds to the query: no auto-subscriptions, so that it can
+ * subscribe every channel itself with `since` (docs/protocol.md, Connecting).
+ */
+export const RECOVERY_PARAMS = Object.freeze({ auto_subscribe: 'false' });
 
 /** The value of query parameter `name` in `search` ('?a=1&b=2'), or null if absent or empty. */
 export function pageParam(search, name) {
@@ -30,9 +35,10 @@ export function pageLocation() {
 /**
  * The socket URL for a page at `loc` ({baseURI or href, protocol, search}):
  * `path` resolved against the base URI, with the scheme chosen from the
- * page's protocol and the `forward` parameters of the page's query copied.
+ * page's protocol, the `forward` parameters of the page's query copied and
+ * the `fixed` parameters ({name: value}) set.
  */
-export function socketUrl(loc, path = SOCKET_PATH, forward = FORWARDED_PARAMS) {
+export function socketUrl(loc, path = SOCKET_PATH, forward = FORWARDED_PARAMS, fixed = {}) {
   const base = loc.baseURI || loc.href;
   if (!base) throw new TypeError('LiveSocket needs options.url or options.location outside a browser');
   const url = new URL(path, base);
@@ -42,5 +48,6 @@ export function socketUrl(loc, path = SOCKET_PATH, forward = FORWARDED_PARAMS) {
     const value = pageParam(loc.search, name);
     if (value !== null) url.searchParams.set(name, value);
   }
+  for (const [name, value] of Object.entries(fixed)) url.searchParams.set(name, value);
   return url.toString();
 }

@@ -7,6 +7,8 @@ import { clockTime, formatNumber, isoTime } from '../format.js';
 import { actionForFrame, emptyAlerts, reduceAlerts, visibleAlerts } from '../model/alerts.js';
 
 export const ALERTS_URL = 'api/monitoring/alerts?limit=50';
+/** The channel of system.alert and system.alert_resolved (docs/protocol.md, Channels). */
+export const ALERTS_CHANNEL = 'global';
 
 function detailText(alert) {
   const parts = [];
@@ -31,7 +33,13 @@ export class AlertBanner {
   start() {
     if (this.socket) {
       const onFrame = (frame) => this.onFrame(frame);
-      this.offs.push(this.socket.on('event', onFrame));
+      this.offs.push(
+        this.socket.on('event', onFrame),
+        // Missed alert events are not coming: load the active alerts again.
+        this.socket.on('stale', ({ channel }) => {
+          if (channel === ALERTS_CHANNEL) this.refresh();
+        }),
+      );
     }
     return this.refresh();
   }

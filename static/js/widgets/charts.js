@@ -5,6 +5,7 @@ import { getJSON } from '../api.js';
 import { h, setAttr, setText, svg } from '../dom.js';
 import { formatPercent, levelFor, levelLabel } from '../format.js';
 import { METRICS, appendPoint, mergePoints, polylinePoints, seriesFrom, pointFrom, stats, trimPoints, yFor } from '../model/series.js';
+import { SYSTEM_CHANNEL } from './system-status.js';
 
 const WIDTH = 600; // viewBox units; the SVG stretches to its box
 const HEIGHT = 100; // 1 unit = 1 %
@@ -112,7 +113,15 @@ export class HistoryCharts {
   }
 
   start() {
-    if (this.socket) this.offs.push(this.socket.on('system.metric', (data) => this.addSample(data)));
+    if (this.socket) {
+      this.offs.push(
+        this.socket.on('system.metric', (data) => this.addSample(data)),
+        // Missed samples are not coming: fill the gap from the history endpoint.
+        this.socket.on('stale', ({ channel }) => {
+          if (channel === SYSTEM_CHANNEL) this.refresh();
+        }),
+      );
+    }
     return this.refresh();
   }
 
@@ -120,7 +129,7 @@ export class HistoryCharts {
     for (const off of this.offs.splice(0)) off();
   }
 
-  /** Load the window (or fill gaps after a reconnect) from the history endpoint. */
+  /** Load the window (or fill the gap of missed samples) from the history endpoint. */
   async refresh() {
     try {
       const body = await getJSON(historyUrl(this.seconds), this.fetchOptions);

@@ -1,18 +1,31 @@
 // LiveFeed: the newest events first, at most 50, with filters, pause/resume
 // and relative times. DOM nodes are keyed by `${channel}:${seq}`.
+//
+// Each feed channel starts from its history (loadChannel(), handed to the
+// socket as its startFrom), so the page opens on the latest events and the
+// socket continues from the history's position. When the socket reports a
+// channel stale (docs/protocol.md, Recovery: `recovered: false`), its history
+// is loaded again and a marker says events were missed.
 
 import { h, setAttr, setText } from '../dom.js';
 import { isoTime, relativeTime, toMillis } from '../format.js';
-import { FeedModel, MAX_ITEMS } from '../model/feed.js';
+import { loadHistory } from '../history.js';
+import { FeedModel, MAX_ITEMS, isFeedChannel } from '../model/feed.js';
 
 const REFRESH_MS = 5000;
+const MARKER_SYMBOL = '\u21BB';
 
 export class LiveFeed {
-  /** `config.events`: the event catalogue (label, tone, glyph per event type) of the page config. */
-  constructor(root, { socket, config = {}, max = MAX_ITEMS, now = () => Date.now() } = {}) {
+  /**
+   * `config.events`: the event catalogue (label, tone, glyph per event type) of the page config.
+   * `token`: sent with the history requests (token mode). `fetch`: for tests.
+   */
+  constructor(root, { socket, config = {}, max = MAX_ITEMS, now = () => Date.now(), fetch, token = null } = {}) {
     this.root = root;
     this.socket = socket;
     this.now = now;
+    this.historyOptions = { fetch, token, limit: max };
+    this.loaded = new Set(); // channels whose history was asked for
     this.model = new FeedModel({ max, events: config.events });
     this.filters = { event: '', channel: '' };
     this.nodes = new Map(); // key -> {li, time, item}
@@ -57,6 +70,7 @@ export class LiveFeed {
           this.model.retire(channel);
           this.render();
         }),
+        this.socket.on('stale', ({ channel, reason }) => this.onStale(channel, reason)),
       );
       this.renderLive(this.socket.state);
     }
@@ -69,8 +83,38 @@ export class LiveFeed {
     clearInterval(this.ticker);
   }
 
+  /** Load the history of every feed channel again. */
   refresh() {
-    // Nothing to reload: the feed only shows what arrives live.
+    return Promise.all([...this.loaded].map((channel) => this.loadHistory(channel)));
+  }
+
+  /**
+   * Show the latest events of `channel` and say where its live events go on:
+   * a promise of {seq, epoch}, or of null if the history could not be had.
+   * Null at once for a channel that carries no feed events.
+   */
+  loadChannel(channel) {
+    if (!isFeedChannel(channel)) return null;
+    return this.loadHistory(channel);
+  }
+
+  async loadHistory(channel) {
+    this.loaded.add(channel);
+    try {
+      const history = await loadHistory(channel, this.historyOptions);
+      this.apply(() => this.model.load(history.events));
+      return { seq: history.seq, epoch: history.epoch };
+    } catch (err) {
+      console.warn(`livewatch: cannot load the history of '${channel}'`, err);
+      return null;
+    }
+  }
+
+  /** Missed events of `channel` are not coming: load its history again, then say so. */
+  async onStale(channel, reason) {
+    if (!isFeedChannel(channel)) return;
+    const refreshed = (await this.loadHistory(channel)) !== null;
+    this.apply(() => this.model.mark(channel, reason, this.now(), refreshed));
   }
 
   renderLive(state) {
@@ -80,9 +124,14 @@ export class LiveFeed {
   }
 
   onFrame(frame) {
+    this.apply(() => this.model.add(frame));
+  }
+
+  /** Run a model change, then update the filter options it grew and the list. */
+  apply(change) {
     const typesBefore = this.model.eventTypes.size;
     const channelsBefore = this.model.channels.size;
-    const changed = this.model.add(frame);
+    const changed = change();
     if (this.model.eventTypes.size !== typesBefore) this.syncOptions(this.eventSelect, this.model.sortedEventTypes(), 'All types');
     if (this.model.channels.size !== channelsBefore) this.syncOptions(this.channelSelect, this.model.sortedChannels(), 'All channels');
     if (changed) this.render();
@@ -159,6 +208,7 @@ export class LiveFeed {
       { class: 'feed-time', datetime: isoTime(item.timestamp) || null, title: absolute || null },
       relativeTime(item.timestamp, now),
     );
+    if (item.marker) return { li: this.createMarker(item, time), time, item };
     const li = h(
       'li',
       {
@@ -177,6 +227,30 @@ export class LiveFeed {
       time,
     );
     return { li, time, item };
+  }
+
+  /** A marker: missed events of a channel were not recovered; says so in words, with the reason. */
+  createMarker(item, time) {
+    const headline = item.refreshed ? 'Missed events, refreshed' : 'Missed events, could not reload';
+    return h(
+      'li',
+      {
+        class: 'feed-item feed-marker',
+        'data-key': item.key,
+        'data-marker': item.marker,
+        'data-channel': item.channel,
+        'data-reason': item.reason,
+        title: `Reason: ${item.reason}`,
+      },
+      h('span', { class: 'feed-icon feed-marker-icon', 'aria-hidden': 'true' }, MARKER_SYMBOL),
+      h(
+        'div',
+        { class: 'feed-body' },
+        h('div', { class: 'feed-line' }, h('strong', { class: 'feed-marker-text' }, headline), h('span', { class: 'feed-channel' }, item.channel)),
+        h('div', { class: 'feed-summary' }, item.summary),
+      ),
+      time,
+    );
   }
 
   refreshTimes() {

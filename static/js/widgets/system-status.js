@@ -21,6 +21,8 @@ import {
 
 export const HEALTH_URL = 'api/monitoring/health';
 export const METRICS_URL = 'api/monitoring/metrics';
+/** The channel of system.metric and system.health (docs/protocol.md, Channels). */
+export const SYSTEM_CHANNEL = 'system';
 
 const GAUGES = [
   { key: 'cpu', label: 'CPU', field: 'cpu_percent' },
@@ -137,6 +139,10 @@ export class SystemStatus {
         this.socket.on('state', (s) => this.renderConnection(s)),
         this.socket.on('system.metric', (data) => this.applySample(data)),
         this.socket.on('system.health', (data) => this.applyHealth(data)),
+        // Missed samples are not coming: load the current ones.
+        this.socket.on('stale', ({ channel }) => {
+          if (channel === SYSTEM_CHANNEL) this.refresh();
+        }),
       );
       this.renderConnection(this.socket.state);
     }
