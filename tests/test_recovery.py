@@ -375,3 +375,30 @@ async def test_idempotency_keys_expire_after_the_window(make_client: AppFactory)
     await asyncio.sleep(0.3)
     again = await (await client.post("/api/events", json=body, headers=headers)).json()
     assert again["channels"] == {CHANNEL: 2}
+
+
+async def test_a_client_at_seq_0_recovers_whatever_epoch_it_holds(client: LivewatchClient) -> None:
+    await emit(client, 2)
+    ws = await open_socket(client)
+    replayed, subscribed = await subscribe(ws, CHANNEL, {"seq": 0, "epoch": "from-before"})
+    assert replayed == [1, 2] and subscribed["recovered"] is True
+
+
+async def test_history_limit_past_the_history_size_returns_what_is_held(
+    make_client: AppFactory,
+) -> None:
+    client = await make_client(history_size=5)
+    await emit(client, 7)
+    body = await (await client.get(f"/api/channels/{CHANNEL}/history?limit=50")).json()
+    assert [e["seq"] for e in body["events"]] == [3, 4, 5, 6, 7]
+
+
+async def test_reading_a_channel_nobody_used_has_the_epoch_its_first_event_gets(
+    client: LivewatchClient,
+) -> None:
+    cold = await (await client.get("/api/channels/business:later/history")).json()
+    assert (cold["seq"], cold["events"]) == (0, [])
+    await emit(client, 1, channel="business:later")
+    ws = await open_socket(client)
+    replayed, subscribed = await subscribe(ws, "business:later", {"seq": 0, "epoch": cold["epoch"]})
+    assert subscribed["epoch"] == cold["epoch"] and replayed == [1]

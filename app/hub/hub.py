@@ -87,9 +87,10 @@ class Subscription:
 def recovery_verdict(
     page: HistoryPage, since: Position, replay_limit: int
 ) -> tuple[list[tuple[int, bytes]], NotRecovered | None]:
-    """What a client that saw `since` is owed: every event after it, or why not."""
+    """What a client that saw `since` is owed: every event after it, or why not. A client
+    at seq 0 has seen nothing of the channel, so any epoch will do for it."""
     top = page.position
-    if since.epoch != top.epoch or since.seq > top.seq:
+    if (since.epoch != top.epoch and since.seq > 0) or since.seq > top.seq:
         return [], NotRecovered.EPOCH_CHANGED
     missed = top.seq - since.seq
     if missed > replay_limit:

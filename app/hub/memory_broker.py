@@ -2,7 +2,11 @@
 
 Each channel keeps its last `history_size` events for at most `history_ttl` seconds. A
 stream nobody has published to or subscribed to for `history_ttl` is dropped with its seq,
-so one-shot channels do not pile up; if the channel is used again it starts a new epoch.
+so one-shot channels do not pile up. Reading a channel that has no stream creates none.
+
+Epochs: a stream takes the broker's current epoch when it is created, and every sweep that
+drops a stream moves that epoch on. So a channel that never had a stream already has the
+epoch its first event will get, and a channel dropped and used again gets a new one.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class MemoryBroker:
     def __init__(self, history_size: int = 1000, history_ttl: float = 600.0) -> None:
         self.history_size = history_size
         self.history_ttl = history_ttl
+        self.epoch = new_epoch()
         self._streams: dict[str, Stream] = {}
         self._held: set[str] = set()  # channels with local subscribers
         self._local: Local | None = None
@@ -55,7 +60,7 @@ class MemoryBroker:
     def _stream(self, channel: str, now: float) -> Stream:
         stream = self._streams.get(channel)
         if stream is None:
-            stream = self._streams[channel] = Stream(new_epoch())
+            stream = self._streams[channel] = Stream(self.epoch)
         stream.touched = now
         return stream
 
@@ -81,8 +86,11 @@ class MemoryBroker:
         return published
 
     async def history(self, channel: str, since: int | None, limit: int) -> HistoryPage:
+        stream = self._streams.get(channel)
+        if stream is None:
+            return HistoryPage(Position(0, self.epoch), [])
         now = time.monotonic()
-        stream = self._stream(channel, now)
+        stream.touched = now
         self._trim(stream, now)
         position = Position(stream.seq, stream.epoch)
         events = stream.events
@@ -98,6 +106,7 @@ class MemoryBroker:
 
     async def subscribe(self, channel: str) -> None:
         self._held.add(channel)
+        self._stream(channel, time.monotonic())
 
     async def unsubscribe(self, channel: str) -> None:
         self._held.discard(channel)
@@ -118,6 +127,8 @@ class MemoryBroker:
         ]
         for channel in idle:
             del self._streams[channel]
+        if idle:
+            self.epoch = new_epoch()
         return len(idle)
 
     async def _sweep_forever(self) -> None:

@@ -20,6 +20,7 @@ from app.web.identity import authenticate
 from app.web.query import int_query
 
 DEFAULT_LIMIT = 50
+MAX_LIMIT = 100_000
 
 
 async def channel_history(request: web.Request) -> web.Response:
@@ -31,9 +32,9 @@ async def channel_history(request: web.Request) -> web.Response:
     if not may_read(identity, channel, settings.open_mode):
         raise json_error(403, f"not allowed to read '{channel}'", "channel")
     since = int_query(request, "since", None, 0, 2**62)
-    limit = int_query(
-        request, "limit", min(DEFAULT_LIMIT, settings.history_size), 1, settings.history_size
-    )
+    # More than the history holds cannot be answered; asking for it is not an error.
+    wanted = int_query(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    limit = min(wanted, settings.history_size)
     try:
         page = await request.app[keys.HUB].read(channel, since, limit)
     except BrokerUnavailable as exc:
