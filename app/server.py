@@ -40,6 +40,7 @@ from app.monitor.heartbeat import Heartbeat
 from app.monitor.metrics import MonitorMetrics
 from app.settings import Settings
 from app.web import keys
+from app.web.guards import json_errors, local_hosts_only
 from app.web.routes import setup_routes
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,9 @@ STATIC_DIR = ROOT / "static"
 
 def create_app(settings: Settings) -> web.Application:
     # The body limit is the publish limit: POST /api/events is the only route with a body.
-    app = web.Application(client_max_size=settings.max_publish_bytes)
+    app = web.Application(
+        client_max_size=settings.max_publish_bytes, middlewares=[json_errors, local_hosts_only]
+    )
     app[keys.SETTINGS] = settings
     app[keys.LIFECYCLE] = Lifecycle()
 

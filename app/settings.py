@@ -100,6 +100,14 @@ def _port(raw: str) -> int:
     return value
 
 
+def _hosts(raw: str) -> tuple[str, ...]:
+    hosts = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for host in hosts:
+        if not re.fullmatch(r"[a-z0-9.-]{1,253}", host):
+            raise ValueError(f"{host!r} is not a host name; give names, comma-separated")
+    return hosts
+
+
 def _non_empty(raw: str) -> str:
     if not raw.strip():
         raise ValueError("must not be empty")
@@ -301,7 +309,14 @@ class Settings:
         (),
         parser=Parser(_origins, "ORIGINS"),
         help="comma-separated scheme://host[:port] origins allowed to open a WebSocket",
-        shown_default="the host the request was sent to",
+        shown_default="open mode: the host the request names; with a secret: "
+        "http://HOST:PORT of these settings",
+    )
+    allowed_hosts: tuple[str, ...] = setting(
+        (),
+        parser=Parser(_hosts, "HOSTS"),
+        help="open mode answers only requests for localhost and loopback addresses; "
+        "comma-separated host names to answer as well",
     )
     max_frame_bytes: int = setting(
         64 * 1024, parser=BYTES, help="largest client frame accepted (larger: close 1009)"

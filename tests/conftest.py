@@ -44,7 +44,10 @@ def make_client(aiohttp_client: ClientFactory, settings: Settings) -> AppFactory
     sample comes one interval (an hour here) after start, so injected samples do not race it."""
 
     async def make(**changes: Any) -> LivewatchClient:
-        client = await aiohttp_client(create_app(with_settings(settings, **changes)))
+        """Settings changed as given; with `port`, the server really listens on that port."""
+        server_kwargs = {"port": changes["port"]} if "port" in changes else {}
+        app = create_app(with_settings(settings, **changes))
+        client = await aiohttp_client(app, server_kwargs=server_kwargs)
         await eventually(lambda: client.app[keys.HEALTH_WATCH].last is not None)
         return client
 

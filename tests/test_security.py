@@ -22,6 +22,7 @@ from tests.conftest import (
     ClientFactory,
     LivewatchClient,
     eventually,
+    free_port,
     next_frame,
     next_of,
     with_settings,
@@ -173,10 +174,33 @@ async def test_foreign_origin_is_rejected(secure: LivewatchClient) -> None:
     assert response.status == 403
 
 
-async def test_same_origin_is_accepted(secure: LivewatchClient) -> None:
-    origin = f"http://127.0.0.1:{secure.port}"
-    ws = await connect_with(secure, f"?token={token()}", origin=origin)
-    await assert_nothing_more(ws)
+async def test_the_page_served_at_the_configured_address_may_connect(
+    make_client: AppFactory,
+) -> None:
+    port = free_port()
+    secure = await make_client(secret=SECRET, publish_key=PUBLISH_KEY, port=port)
+    for origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
+        ws = await connect_with(secure, f"?token={token()}", origin=origin)
+        await ws.close()
+
+
+async def test_with_a_secret_the_origin_never_comes_from_the_request(
+    secure: LivewatchClient,
+) -> None:
+    """A page on any host name that reaches the port (a re-pointed domain, a proxy) sends
+    its own Host and Origin, which match each other but not the settings."""
+    response = await secure.get(
+        f"/api/monitoring/ws?token={token()}",
+        headers={
+            "Host": "evil.example",
+            "Origin": "http://evil.example",
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    )
+    assert response.status == 403
 
 
 async def test_origin_allowlist_replaces_the_default(make_client: AppFactory) -> None:
@@ -340,3 +364,88 @@ def test_open_mode_refuses_a_non_loopback_bind(settings: Settings) -> None:
 def test_short_secret_is_refused(settings: Settings) -> None:
     with pytest.raises(SettingsError, match="LIVEWATCH_SECRET is 6 characters"):
         with_settings(settings, secret="hunter")
+
+
+# --- DNS rebinding and JSON errors -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/monitoring/health", "/api/monitoring/ws", "/"])
+async def test_open_mode_refuses_a_host_that_is_not_this_machine(
+    client: LivewatchClient, path: str
+) -> None:
+    response = await client.get(
+        path,
+        headers={
+            "Host": "evil.example",
+            "Origin": "http://evil.example",
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    )
+    assert response.status == 403
+    assert "not a name of this machine" in (await response.json())["error"]
+    published = await client.post(
+        "/api/events",
+        json={"event": "task.started", "data": {}, "channel": "global"},
+        headers={"Host": "evil.example:8080", "Origin": "http://evil.example:8080"},
+    )
+    assert published.status == 403
+
+
+@pytest.mark.parametrize("host", ["localhost", "localhost:8080", "127.0.0.1:9", "[::1]:8080"])
+async def test_open_mode_answers_local_names(client: LivewatchClient, host: str) -> None:
+    response = await client.get("/api/monitoring/health", headers={"Host": host})
+    assert response.status == 200
+
+
+async def test_allowed_hosts_adds_names(make_client: AppFactory) -> None:
+    client = await make_client(allowed_hosts=("dev.internal",))
+    ok = await client.get("/livez", headers={"Host": "dev.internal:8080"})
+    assert ok.status == 200
+    refused = await client.get("/livez", headers={"Host": "other.internal"})
+    assert refused.status == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/no/such/page", 404),
+        ("DELETE", "/api/events", 405),
+        ("GET", "/static/nope.js", 404),
+    ],
+)
+async def test_every_http_error_is_json(
+    client: LivewatchClient, method: str, path: str, status: int
+) -> None:
+    response = await client.request(method, path)
+    assert response.status == status
+    assert response.content_type == "application/json"
+    assert isinstance((await response.json())["error"], str)
+    if status == 405:
+        assert "POST" in response.headers["Allow"]
+
+
+async def test_a_frame_of_exactly_the_limit_is_taken_and_one_byte_more_is_not(
+    make_client: AppFactory,
+) -> None:
+    client = await make_client(max_frame_bytes=1024)
+    ws = await client.ws_connect("/api/monitoring/ws")
+    await next_frame(ws)
+    exact = '{"type": "hello", "pad": "' + "x" * (1024 - 28) + '"}'
+    assert len(exact.encode()) == 1024
+    await ws.send_str(exact)
+    assert (await next_of(ws, "error"))["code"] == "unknown_type", "read, not refused"
+    await ws.send_str(exact[:-2] + 'x"}')
+    msg = await ws.receive(timeout=2)
+    assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1009
+
+
+@pytest.mark.parametrize("path", ["/static/../app/settings.py", "/static/%2e%2e/README.md"])
+async def test_static_files_stay_inside_the_static_folder(
+    client: LivewatchClient, path: str
+) -> None:
+    response = await client.get(path)
+    assert response.status == 404
+    assert response.content_type == "application/json"

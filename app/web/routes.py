@@ -8,6 +8,7 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from app.web import history, keys, monitoring, page, probes, publish
+from app.web.static_files import static_handler
 from app.web.websocket import websocket_handler
 
 
@@ -27,6 +28,6 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
             web.get("/livez", probes.livez),
             web.get("/readyz", probes.readyz),
             web.get("/metrics", make_aiohttp_handler(app[keys.REGISTRY])),
-            web.static("/static", static_dir, name="static"),
+            web.get("/static/{path:.+}", static_handler(static_dir)),
         ]
     )

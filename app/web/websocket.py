@@ -20,6 +20,7 @@ from app.hub.protocol import ErrorCode, ProtocolError
 from app.timeutil import now_rfc3339
 from app.web import keys
 from app.web.errors import json_error
+from app.web.guards import default_origins
 from app.web.identity import authenticate
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     settings = request.app[keys.SETTINGS]
     hub = request.app[keys.HUB]
-    if not origin_allowed(request, settings.allowed_origins):
+    if not origin_allowed(request.headers.get("Origin"), default_origins(settings, request)):
         log.warning(
             "refused a WebSocket from %s: origin %s is not allowed",
             request.remote,
@@ -41,7 +42,8 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat,
         compress=False,
-        max_msg_size=settings.max_frame_bytes,
+        # aiohttp refuses a message of exactly max_msg_size; the limit is a largest size.
+        max_msg_size=settings.max_frame_bytes + 1,
         timeout=settings.shutdown_timeout,
     )
     await ws.prepare(request)
