@@ -12,7 +12,9 @@ from enum import StrEnum
 CHANNEL_MAX_LENGTH = 256
 ID_MAX_LENGTH = 200
 ID_PATTERN = re.compile(rf"[A-Za-z0-9._@-]{{1,{ID_MAX_LENGTH}}}")
-CHANNEL_PATTERN = re.compile(rf"[a-z][a-z0-9_-]{{0,31}}(:[A-Za-z0-9._@-]{{1,{ID_MAX_LENGTH}}})?")
+KIND = r"[a-z][a-z0-9_-]{0,31}"
+CHANNEL_PATTERN = re.compile(rf"{KIND}(:[A-Za-z0-9._@-]{{1,{ID_MAX_LENGTH}}})?")
+GRANT_PATTERN = re.compile(rf"{KIND}:\*")
 
 ID_RULE = f"1-{ID_MAX_LENGTH} characters of A-Z a-z 0-9 . _ @ -"
 CHANNEL_RULE = (
@@ -47,6 +49,22 @@ def is_valid_channel(channel: object) -> bool:
         and len(channel) <= CHANNEL_MAX_LENGTH
         and CHANNEL_PATTERN.fullmatch(channel) is not None
     )
+
+
+GRANT_RULE = f"a channel name, or 'kind:*' for every channel of a kind ({CHANNEL_RULE})"
+
+
+def is_valid_grant(grant: object) -> bool:
+    """A channel a token may grant: an exact name, or `kind:*` for every id of a kind."""
+    return is_valid_channel(grant) or (
+        isinstance(grant, str) and GRANT_PATTERN.fullmatch(grant) is not None
+    )
+
+
+def grant_covers(grant: str, channel: str) -> bool:
+    if grant.endswith(":*"):
+        return channel.startswith(grant[:-1]) and len(channel) > len(grant) - 1
+    return grant == channel
 
 
 def user_channel(user_id: str) -> str:

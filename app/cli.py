@@ -67,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--business", action="append", default=[], help="business id it may read (repeatable)"
     )
+    token.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        help="a further channel it may read, or kind:* for every channel of a kind (repeatable)",
+    )
+    token.add_argument(
+        "--admin",
+        action="store_true",
+        help="may read every channel and every figure of the JSON API",
+    )
     token.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 7d (default 1h)")
     return parser
 
@@ -74,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "token":
-        return print_token(args.user, args.business, args.ttl)
+        return print_token(args.user, args.business, args.ttl, args.channel, args.admin)
     overrides = {item.name: getattr(args, item.name) for item, spec in specs() if not spec.env_only}
     try:
         settings = load_settings(overrides=overrides)
@@ -85,7 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve(settings)
 
 
-def print_token(user: str, businesses: list[str], ttl: str) -> int:
+def print_token(
+    user: str, businesses: list[str], ttl: str, channels: list[str], admin: bool
+) -> int:
     secret = os.environ.get(env_name("secret"))
     try:
         if not secret:
@@ -95,7 +108,7 @@ def print_token(user: str, businesses: list[str], ttl: str) -> int:
         print(f"livewatch: bad setting: {exc}", file=sys.stderr)
         return 2
     try:
-        print(issue_token(secret, user, businesses, parse_duration(ttl)))
+        print(issue_token(secret, user, businesses, parse_duration(ttl), channels, admin))
     except ValueError as exc:
         print(f"livewatch: {exc}", file=sys.stderr)
         return 2

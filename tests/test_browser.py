@@ -65,7 +65,9 @@ def skip_or_fail(reason: str) -> None:
 
 
 class LiveServer:
-    """`python -m app serve` as a child process on a fixed loopback port, restartable."""
+    """livewatch as a child process on a fixed loopback port, restartable: run as an
+    embedding application runs it (tests/embedded_server.py), so a test can publish the
+    system events that HTTP refuses."""
 
     def __init__(self, name: str, database: Path, interval: float) -> None:
         self.name = name
@@ -84,8 +86,7 @@ class LiveServer:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "app",
-                "serve",
+                "tests.embedded_server",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -116,15 +117,16 @@ class LiveServer:
         assert proc.returncode == 0, f"server exited with {proc.returncode}"
 
     async def publish(self, event: str, data: dict[str, Any], **route: str) -> dict[str, Any]:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(
-                f"{self.base}/api/events", json={"event": event, "data": data, **route}
-            ) as response,
-        ):
+        """Over HTTP like any publisher; livewatch's own system.* events through the
+        embedding application's Python API, the only way they can be published."""
+        if event.startswith("system."):
+            url, sent = f"{self.base}/_test/emit", {"event": event, "data": data, "route": route}
+        else:
+            url, sent = f"{self.base}/api/events", {"event": event, "data": data, **route}
+        async with aiohttp.ClientSession() as session, session.post(url, json=sent) as response:
             assert response.status == 202, await response.text()
-            body: dict[str, Any] = await response.json()
-            return body
+            answer: dict[str, Any] = await response.json()
+            return answer
 
     async def get(self, path: str) -> Any:
         async with aiohttp.ClientSession() as session, session.get(self.base + path) as response:

@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from app.auth.tokens import verify_token
 from app.cli import main
 from app.settings import env_name, flag_name, specs
 from tests.conftest import free_port
@@ -198,3 +199,33 @@ def test_token_refuses_a_short_secret_as_serve_does() -> None:
     assert token.returncode == serve.returncode == 2
     assert token.stderr == serve.stderr
     assert "LIVEWATCH_SECRET is 5 characters; use at least 32" in token.stderr
+
+
+def test_token_grants_channels_and_admin() -> None:
+    secret = "s" * 32
+    env = {**os.environ, "LIVEWATCH_SECRET": secret}
+    made = subprocess.run(
+        [
+            *(sys.executable, "-m", "app", "token", "--user", "ops"),
+            *("--channel", "deploys:*", "--channel", "builds:web", "--admin"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    claims = verify_token(secret, made.stdout.strip())
+    assert claims.channels == ("deploys:*", "builds:web") and claims.admin is True
+    refused = subprocess.run(
+        [sys.executable, "-m", "app", "token", "--user", "ops", "--channel", "deploys:x*"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "--channel 'deploys:x*'" in refused.stderr

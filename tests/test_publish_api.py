@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LivewatchClient, connect, next_of, publish, subscribe
+from app.web import keys
+from tests.conftest import LivewatchClient, connect, next_frame, next_of, publish, subscribe
 
 
 @pytest.mark.parametrize(
@@ -66,12 +67,34 @@ async def test_event_with_business_and_user_goes_to_both(client: LivewatchClient
 
 async def test_system_events_go_to_global_and_metrics_to_system(client: LivewatchClient) -> None:
     ws = await connect(client)
-    result = await publish(client, event="system.alert", data={"level": "warning"})
-    assert list(result["channels"]) == ["global"]
+    broadcaster = client.app[keys.BROADCASTER]
+    result = await broadcaster.emit("system.alert", {"level": "warning"})
+    assert list(result.channels) == ["global"]
     frame = await next_of(ws, "event")
     assert (frame["channel"], frame["event"]) == ("global", "system.alert")
-    result = await publish(client, event="system.metric", data={})
-    assert list(result["channels"]) == ["system"]
+    result = await broadcaster.emit("system.metric", {})
+    assert list(result.channels) == ["system"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"event": "system.metric", "data": {"cpu_percent": 99}}, "event"),
+        ({"event": "system.alert", "data": {}, "channel": "global"}, "event"),
+        ({"event": "system.health", "data": {}, "business_id": "acme"}, "event"),
+        ({"event": "metric.faked", "data": {"cpu_percent": 99}, "channel": "system"}, "channel"),
+    ],
+)
+async def test_livewatchs_own_events_and_channel_cannot_be_published_over_http(
+    client: LivewatchClient, body: dict[str, Any], field: str
+) -> None:
+    ws = await connect(client)
+    await subscribe(ws, "system")
+    response = await client.post("/api/events", json=body)
+    assert response.status == 403
+    assert (await response.json())["field"] == field
+    await ws.send_json({"type": "ping"})
+    assert (await next_frame(ws))["type"] == "pong", "nothing reached the subscribers"
 
 
 async def test_explicit_channel_is_honoured(client: LivewatchClient) -> None:

@@ -449,3 +449,78 @@ async def test_static_files_stay_inside_the_static_folder(
     response = await client.get(path)
     assert response.status == 404
     assert response.content_type == "application/json"
+
+
+# --- auth on every API ----------------------------------------------------------------------
+
+
+def json_read_routes(client: LivewatchClient) -> list[str]:
+    """Every GET route of the JSON API, as a path to request."""
+    paths = []
+    for route in client.app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter", "")
+        if route.method == "GET" and path.startswith("/api/") and path != "/api/monitoring/ws":
+            paths.append(path.replace("{channel}", "business:acme"))
+    return sorted(set(paths))
+
+
+async def test_with_a_secret_every_json_read_api_needs_a_token(secure: LivewatchClient) -> None:
+    paths = json_read_routes(secure)
+    assert "/api/monitoring/connections" in paths and "/api/channels/business:acme/history" in paths
+    for path in paths:
+        anonymous = await secure.get(path)
+        assert anonymous.status == 401, path
+        assert anonymous.content_type == "application/json", path
+        allowed = await secure.get(path, headers={"Authorization": f"Bearer {token()}"})
+        assert allowed.status in (200, 503), path
+    for probe in ("/livez", "/readyz", "/metrics"):
+        assert (await secure.get(probe)).status == 200, f"{probe} stays open for orchestrators"
+
+
+async def test_connections_shows_each_reader_only_the_channels_it_may_read(
+    secure: LivewatchClient,
+) -> None:
+    ws = await connect_with(secure, f"?token={token('u9', ('acme', 'globex'))}")
+    other = await connect_with(secure, f"?token={token('u8', ('initech',))}")
+    bearer = {"Authorization": f"Bearer {token('u9', ('acme',))}"}
+    seen = await (await secure.get("/api/monitoring/connections", headers=bearer)).json()
+    assert set(seen["channels"]) == {"user:u9", "business:acme", "global"}
+    assert seen["total_connections"] == 2
+    admin = {"Authorization": f"Bearer {issue_token(SECRET, 'ops', [], 3600, admin=True)}"}
+    everything = await (await secure.get("/api/monitoring/connections", headers=admin)).json()
+    assert {"business:globex", "business:initech", "user:u8"} <= set(everything["channels"])
+    await ws.close()
+    await other.close()
+
+
+async def test_tokens_can_grant_custom_channels_by_name_and_by_kind(
+    secure: LivewatchClient,
+) -> None:
+    granted = issue_token(SECRET, "u1", [], 3600, channels=["deploys:prod", "builds:*"])
+    ws = await connect_with(secure, f"?token={granted}")
+    for channel in ("deploys:prod", "builds:web", "builds:api"):
+        await ws.send_json({"type": "subscribe", "channel": channel})
+        assert (await next_of(ws, "subscribed"))["channel"] == channel
+    for channel in ("deploys:staging", "builds", "buildsx:web"):
+        await ws.send_json({"type": "subscribe", "channel": channel})
+        assert (await next_of(ws, "error"))["code"] == "forbidden", channel
+
+
+@pytest.mark.parametrize("grant", ["deploys:", "*", "deploys:pro*", "Deploys:*", "a b"])
+def test_a_token_cannot_grant_a_malformed_channel(grant: str) -> None:
+    with pytest.raises(ValueError, match="kind:\\*"):
+        issue_token(SECRET, "u1", [], 60, channels=[grant])
+
+
+async def test_an_identity_with_more_own_channels_than_a_connection_holds_is_told(
+    secure: LivewatchClient,
+) -> None:
+    many = issue_token(SECRET, "u1", [f"b{n}" for n in range(150)], 3600)
+    response = await secure.get(f"/api/monitoring/ws?token={many}")
+    assert response.status == 400
+    body = await response.json()
+    assert "152 channels" in body["error"] and body["field"] == "auto_subscribe"
+    ws = await connect_with(secure, f"?token={many}&auto_subscribe=false")
+    await ws.send_json({"type": "subscribe", "channel": "business:b149"})
+    assert (await next_of(ws, "subscribed"))["channel"] == "business:b149"

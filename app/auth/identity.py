@@ -12,6 +12,8 @@ class Identity:
     user_id: str | None = None
     business_ids: tuple[str, ...] = ()
     expires_at: float | None = None
+    grants: tuple[str, ...] = ()  # further channels it may read: names or `kind:*`
+    admin: bool = False  # may read every channel and see every figure
 
     def auto_channels(self) -> list[str]:
         """The channels a connection is subscribed to the moment it opens."""

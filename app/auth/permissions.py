@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from app.auth.identity import Identity
-from app.channels import PUBLIC_CHANNELS, ChannelKind, split
+from app.channels import PUBLIC_CHANNELS, ChannelKind, grant_covers, split
 
 
 def may_read(identity: Identity, channel: str, open_mode: bool) -> bool:
-    if open_mode or channel in PUBLIC_CHANNELS:
+    if open_mode or identity.admin or channel in PUBLIC_CHANNELS:
+        return True
+    if any(grant_covers(grant, channel) for grant in identity.grants):
         return True
     kind, target = split(channel)
     if kind == ChannelKind.USER:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from app.channels import ID_RULE, is_valid_id
+from app.channels import GRANT_RULE, ID_RULE, is_valid_grant, is_valid_id
 
 ALGORITHM = "HS256"
 DURATION = re.compile(r"(\d+)([smhd])")
@@ -24,6 +24,8 @@ class Claims:
     user_id: str
     business_ids: tuple[str, ...]
     expires_at: float
+    channels: tuple[str, ...] = ()
+    admin: bool = False
 
 
 def parse_duration(text: str) -> int:
@@ -33,12 +35,31 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 
-def issue_token(secret: str, user_id: str, business_ids: list[str], ttl_seconds: int) -> str:
+def issue_token(
+    secret: str,
+    user_id: str,
+    business_ids: list[str],
+    ttl_seconds: int,
+    channels: list[str] | None = None,
+    admin: bool = False,
+) -> str:
     for value in (user_id, *business_ids):
         if not is_valid_id(value):
             raise ValueError(f"{value!r} is not a valid id: use {ID_RULE}")
+    for grant in channels or ():
+        if not is_valid_grant(grant):
+            raise ValueError(f"--channel {grant!r}: give {GRANT_RULE}")
     now = int(time.time())
-    claims = {"sub": user_id, "businesses": business_ids, "iat": now, "exp": now + ttl_seconds}
+    claims: dict[str, object] = {
+        "sub": user_id,
+        "businesses": business_ids,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if channels:
+        claims["channels"] = channels
+    if admin:
+        claims["admin"] = True
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -59,4 +80,16 @@ def verify_token(secret: str, token: str) -> Claims:
         raise TokenError("token's 'sub' is not a valid user id")
     if not isinstance(businesses, list) or not all(is_valid_id(b) for b in businesses):
         raise TokenError("token's 'businesses' must be a list of ids")
-    return Claims(user_id=user_id, business_ids=tuple(businesses), expires_at=float(claims["exp"]))
+    channels = claims.get("channels", [])
+    if not isinstance(channels, list) or not all(is_valid_grant(c) for c in channels):
+        raise TokenError("token's 'channels' must be a list of channel names or 'kind:*'")
+    admin = claims.get("admin", False)
+    if not isinstance(admin, bool):
+        raise TokenError("token's 'admin' must be true or false")
+    return Claims(
+        user_id=user_id,
+        business_ids=tuple(businesses),
+        expires_at=float(claims["exp"]),
+        channels=tuple(channels),
+        admin=admin,
+    )

@@ -58,6 +58,10 @@ class EventType(StrEnum):
 
 
 KNOWN_EVENTS = frozenset(member.value for member in EventType)
+# What only livewatch itself publishes: its samples, health and alerts, and their channel.
+# Over HTTP they would let anyone fake the host's figures or an alert on every page.
+RESERVED_PREFIX = "system."
+RESERVED_CHANNELS = frozenset({SYSTEM})
 OTHER_EVENT = "other"  # the metric label of every event type outside the built-in set
 # Published on the `system` channel; every other system.* event goes to `global`.
 SYSTEM_CHANNEL_EVENTS = frozenset({EventType.SYSTEM_METRIC, EventType.SYSTEM_HEALTH})

@@ -9,6 +9,7 @@ from app.auth.identity import Identity
 from app.auth.tokens import TokenError, verify_token
 from app.channels import ID_RULE, is_valid_id
 from app.settings import Settings
+from app.web import keys
 from app.web.errors import json_error
 
 
@@ -22,9 +23,11 @@ def identity_from_query(request: web.Request) -> Identity:
     return Identity(user_id=user_id, business_ids=(business_id,) if business_id else ())
 
 
-def identity_from_token(request: web.Request, secret: str) -> Identity:
+def identity_from_token(
+    request: web.Request, secret: str, query_ids_allowed: bool = False
+) -> Identity:
     for name in ("user_id", "business_id"):
-        if name in request.query:
+        if name in request.query and not query_ids_allowed:
             raise json_error(
                 400, f"'{name}' is not accepted here: identity comes from the signed token", name
             )
@@ -39,13 +42,23 @@ def identity_from_token(request: web.Request, secret: str) -> Identity:
         claims = verify_token(secret, token)
     except TokenError as exc:
         raise json_error(401, str(exc), "token") from None
-    return Identity(claims.user_id, claims.business_ids, claims.expires_at)
+    return Identity(
+        claims.user_id, claims.business_ids, claims.expires_at, claims.channels, claims.admin
+    )
 
 
 def authenticate(request: web.Request, settings: Settings) -> Identity:
     if settings.secret is None:
         return identity_from_query(request)
     return identity_from_token(request, settings.secret)
+
+
+def require_reader(request: web.Request) -> Identity:
+    """Who reads a JSON API: anyone in open mode; with a secret, a valid token's holder."""
+    settings = request.app[keys.SETTINGS]
+    if settings.secret is None:
+        return Identity(admin=True)
+    return identity_from_token(request, settings.secret, query_ids_allowed=True)
 
 
 def bearer_token(request: web.Request) -> str | None:

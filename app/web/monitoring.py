@@ -6,26 +6,31 @@ from collections import Counter
 
 from aiohttp import web
 
+from app.auth.permissions import may_read
 from app.hub.broker import BrokerUnavailable
 from app.web import keys
 from app.web.errors import json_error
+from app.web.identity import require_reader
 from app.web.query import int_query
 
 MAX_ALERTS_LIMIT = 1000
 
 
 async def health(request: web.Request) -> web.Response:
+    require_reader(request)
     report = await request.app[keys.HEALTH_WATCH].check()
     status = 503 if report.status == "unhealthy" else 200
     return web.json_response(report.as_dict(), status=status)
 
 
 async def metrics(request: web.Request) -> web.Response:
+    require_reader(request)
     sample = await request.app[keys.COLLECTOR].latest()
     return web.json_response(sample.as_dict())
 
 
 async def metrics_history(request: web.Request) -> web.Response:
+    require_reader(request)
     settings = request.app[keys.SETTINGS]
     seconds = int_query(request, "seconds", settings.history_seconds, 1, settings.history_seconds)
     collector = request.app[keys.COLLECTOR]
@@ -38,6 +43,7 @@ async def metrics_history(request: web.Request) -> web.Response:
 
 
 async def alerts(request: web.Request) -> web.Response:
+    require_reader(request)
     limit = int_query(request, "limit", 20, 1, MAX_ALERTS_LIMIT)
     store = request.app[keys.STORE]
     engine = request.app[keys.ALERTS]
@@ -53,6 +59,8 @@ async def alerts(request: web.Request) -> web.Response:
 async def connections(request: web.Request) -> web.Response:
     """Connections and subscribers per channel over every node that is up: this node's
     live figures plus the others' from their last heartbeat."""
+    identity = require_reader(request)
+    open_mode = request.app[keys.SETTINGS].open_mode
     hub = request.app[keys.HUB]
     cluster = request.app[keys.CLUSTER]
     try:
@@ -64,17 +72,16 @@ async def connections(request: web.Request) -> web.Response:
     for channel, members in hub.channels.items():
         channels[channel] += len(members)
     per_node = {hub.node: len(hub.connections), **{n["node"]: n["connections"] for n in others}}
+    # Channel names carry user and business ids: each reader sees the ones it may read.
+    visible = {ch: n for ch, n in channels.items() if may_read(identity, ch, open_mode)}
     return web.json_response(
-        {
-            "total_connections": sum(per_node.values()),
-            "channels": dict(channels),
-            "nodes": per_node,
-        }
+        {"total_connections": sum(per_node.values()), "channels": visible, "nodes": per_node}
     )
 
 
 async def nodes(request: web.Request) -> web.Response:
     """Every node seen lately, this one first; `state` is up or lapsed."""
+    require_reader(request)
     hub = request.app[keys.HUB]
     try:
         seen = await request.app[keys.CLUSTER].nodes()

@@ -14,7 +14,7 @@ from aiohttp import web
 from app.channels import CHANNEL_RULE, ID_RULE, is_valid_channel, is_valid_id
 from app.hub import protocol
 from app.hub.broker import BrokerUnavailable
-from app.hub.events import NoRouteError
+from app.hub.events import RESERVED_CHANNELS, RESERVED_PREFIX, NoRouteError
 from app.hub.idempotency import KeyReused
 from app.settings import Settings, env_name
 from app.web import keys
@@ -65,6 +65,12 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
     channel = body.get("channel")
     if channel is not None and not is_valid_channel(channel):
         raise json_error(400, f"'channel' must be {CHANNEL_RULE}", "channel")
+    if event.startswith(RESERVED_PREFIX):
+        raise json_error(
+            403, f"'{event}' is reserved: only livewatch itself publishes system.* events", "event"
+        )
+    if channel in RESERVED_CHANNELS:
+        raise json_error(403, f"'{channel}' is reserved for livewatch's own samples", "channel")
     return body
 
 

@@ -38,6 +38,15 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         raise json_error(403, "this Origin may not open a WebSocket here")
     identity = authenticate(request, settings)
     auto_subscribe = query_flag(request, "auto_subscribe", default=True)
+    channels = identity.auto_channels()
+    if auto_subscribe and len(channels) > settings.max_subscriptions:
+        raise json_error(
+            400,
+            f"this identity has {len(channels)} channels of its own, more than the "
+            f"{settings.max_subscriptions} subscriptions a connection may hold; connect with "
+            "auto_subscribe=false and subscribe to the ones you need",
+            "auto_subscribe",
+        )
 
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat,
@@ -68,7 +77,6 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     )
     hub.add(conn)
     expiry = schedule_expiry(hub, conn)
-    channels = identity.auto_channels()
     log.info(
         "connection %s opened from %s: %s", conn.connection_id, conn.remote, ", ".join(channels)
     )

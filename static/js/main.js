@@ -38,10 +38,10 @@ export function start(doc = globalThis.document, win = globalThis.window) {
   feed = new LiveFeed(mount('feed'), { socket, config, token });
 
   const widgets = [
-    new AlertBanner(mount('alerts'), { socket }),
-    new SystemStatus(mount('system-status'), { socket, config, blocked: tokenMissing ? tokenMessage(where.pathname) : null }),
+    new AlertBanner(mount('alerts'), { socket, token }),
+    new SystemStatus(mount('system-status'), { socket, config, token, blocked: tokenMissing ? tokenMessage(where.pathname) : null }),
     feed,
-    new HistoryCharts(mount('charts'), { socket, config }),
+    new HistoryCharts(mount('charts'), { socket, config, token }),
   ];
   for (const w of widgets) w.start();
 

@@ -42,14 +42,17 @@ function sample(overrides = {}, t = T0) {
 /** fetch() stand-in: routes by exact relative URL, records what was asked. */
 function fakeFetch(routes) {
   const calls = [];
-  const fn = async (url) => {
+  const headers = [];
+  const fn = async (url, init = {}) => {
     calls.push(url);
+    headers.push(init.headers || {});
     const route = routes[url];
     if (!route) return { ok: false, status: 404, json: async () => ({}) };
     const [status, body] = route;
     return { ok: status >= 200 && status < 300, status, json: async () => structuredClone(body) };
   };
   fn.calls = calls;
+  fn.headers = headers;
   return fn;
 }
 
@@ -469,6 +472,20 @@ describe('SystemStatus', () => {
       redis: { status: status === 'healthy' ? 'healthy' : 'unhealthy', latency_ms: 1000, message: 'connection refused', checked_at: iso(T0) },
     },
     timestamp: iso(T0),
+  });
+
+  test('in token mode every widget sends the page token with its API requests', async () => {
+    const fetch = fakeFetch({
+      'api/monitoring/health': [200, health('healthy')],
+      'api/monitoring/metrics': [200, sample()],
+      'api/monitoring/alerts?limit=50': [200, { alerts: [], active: [] }],
+      'api/monitoring/metrics/history?seconds=900': [200, { interval_seconds: 2, samples: [] }],
+    });
+    await started(new SystemStatus(mount('system-status'), { socket, config: CONFIG, fetch, token: 'T0K', now: clock.now }));
+    await started(new AlertBanner(mount('alerts'), { socket, fetch, token: 'T0K' }));
+    await started(new HistoryCharts(mount('charts'), { socket, config: CONFIG, fetch, token: 'T0K' }));
+    assert.equal(fetch.calls.length, 4);
+    for (const sent of fetch.headers) assert.equal(sent.Authorization, 'Bearer T0K');
   });
 
   test('renders health (503 is data), gauges by threshold and facts', async () => {

@@ -19,10 +19,10 @@ function detailText(alert) {
 }
 
 export class AlertBanner {
-  constructor(root, { socket, fetch } = {}) {
+  constructor(root, { socket, fetch, token = null } = {}) {
     this.root = root;
     this.socket = socket;
-    this.fetchOptions = fetch ? { fetch } : {};
+    this.fetchOptions = fetch ? { fetch, token } : { token };
     this.state = emptyAlerts();
     this.banners = new Map(); // alert_id -> {el, level, message, detail, time, button}
     this.offs = [];

@@ -19,10 +19,10 @@ function windowLabel(seconds) {
 }
 
 export class HistoryCharts {
-  constructor(root, { socket, config = {}, fetch } = {}) {
+  constructor(root, { socket, config = {}, fetch, token = null } = {}) {
     this.root = root;
     this.socket = socket;
-    this.fetchOptions = fetch ? { fetch } : {};
+    this.fetchOptions = fetch ? { fetch, token } : { token };
     this.seconds = Number(config.history_seconds) > 0 ? Number(config.history_seconds) : 900;
     this.windowMs = this.seconds * 1000;
     this.thresholds = config.thresholds || {};

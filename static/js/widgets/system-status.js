@@ -42,12 +42,12 @@ export class SystemStatus {
    * `config.thresholds`: the gauge levels of the page config (none: no levels).
    * `blocked`: why the page does not connect, shown instead of the socket state.
    */
-  constructor(root, { socket, config = {}, blocked = null, fetch, now = () => Date.now() } = {}) {
+  constructor(root, { socket, config = {}, blocked = null, fetch, token = null, now = () => Date.now() } = {}) {
     this.root = root;
     this.socket = socket;
     this.thresholds = config.thresholds || {};
     this.blocked = blocked;
-    this.fetchOptions = fetch ? { fetch } : {};
+    this.fetchOptions = fetch ? { fetch, token } : { token };
     this.now = now;
     this.lastSampleTime = -Infinity;
     this.lastSampleTimestamp = null;
