@@ -73,7 +73,7 @@ class Api:
             raise ValueError("attempts must be at least 1")
         self._session = session
         self._base = base
-        self._backoff = backoff
+        self.backoff = backoff
         self._token = token
         self._publish_key = publish_key
         self._attempts = attempts
@@ -143,7 +143,7 @@ class Api:
         cause: BaseException | None = None
         for number in range(self._attempts):
             if number:
-                await asyncio.sleep(self._backoff.delay(number - 1))
+                await asyncio.sleep(self.backoff.delay(number - 1))
             try:
                 async with asyncio.timeout(self._timeout):
                     return await attempt()

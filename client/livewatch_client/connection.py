@@ -195,6 +195,19 @@ class Connection:
     # --- the connection loop ----------------------------------------------------------
 
     async def _run(self) -> None:
+        try:
+            await self._connect_forever()
+        except Exception as exc:  # a bug, not a network failure: say so and stop
+            log.exception("the connection loop failed")
+            self._give_up(LivewatchError(f"the connection loop failed: {describe(exc)}"))
+
+    def _give_up(self, error: LivewatchError) -> None:
+        self._fatal = error
+        for sub in list(self._subs.values()):
+            sub.fail(error)
+        self._subs.clear()
+
+    async def _connect_forever(self) -> None:
         failures = 0
         loop = asyncio.get_running_loop()
         while True:
@@ -202,10 +215,7 @@ class Connection:
                 ws, welcome = await self._open()
             except HandshakeError as exc:
                 log.error("the server refused the connection: %s", exc)
-                self._fatal = exc
-                for sub in list(self._subs.values()):
-                    sub.fail(exc)
-                self._subs.clear()
+                self._give_up(exc)
                 return
             except (aiohttp.ClientError, OSError, TimeoutError, BadWelcome) as exc:
                 what = f"could not connect ({describe(exc)})"

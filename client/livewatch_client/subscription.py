@@ -15,8 +15,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from livewatch_client.codes import Reason, reason_of
-from livewatch_client.events import Event, Position
-from livewatch_client.exceptions import ClientClosed, LivewatchError, NotRecovered
+from livewatch_client.events import Event, History, Position
+from livewatch_client.exceptions import ClientClosed, LivewatchError, NotRecovered, Unavailable
 
 if TYPE_CHECKING:
     from livewatch_client.api import Api
@@ -30,6 +30,8 @@ class _End:
 
 
 END: Final = _End()
+# A history read that failed all its attempts waits like a retry this far into a backoff.
+HISTORY_ROUND_EXPONENT = 4
 # An event with the epoch it belongs to, a gap, a fatal error, or the end.
 Item = tuple[Event, str] | NotRecovered | LivewatchError | _End
 
@@ -146,7 +148,7 @@ class Subscription:
         """Queue the events the history endpoint holds after `since` (or the last N), and
         set the position to subscribe from: the answer's, so nothing is missed in between."""
         if self._last is not None:
-            page = await self._api.history(self.channel, None, self._last)
+            page = await self._history(None, self._last)
             for event in page.events:
                 self._queue.put_nowait((event, page.position.epoch))
             self._resume = page.position
@@ -155,7 +157,7 @@ class Subscription:
         assert after is not None
         epoch: str | None = None
         while True:
-            page = await self._api.history(self.channel, after, self._history_limit)
+            page = await self._history(after, self._history_limit)
             top = page.position
             if (epoch is not None and top.epoch != epoch) or after > top.seq:
                 # the stream was lost between two pages, or `since` is ahead of it
@@ -173,6 +175,19 @@ class Subscription:
                 self._resume = Position(max(after, top.seq), epoch)
                 return
             # the page stopped short of the top (the limit): read on from its last event
+
+    async def _history(self, since: int | None, limit: int | None) -> History:
+        """One history read, tried as long as it takes (like the WebSocket): a server that
+        is down when the subscription starts is waited for. A 4xx still raises."""
+        rounds = 0
+        while True:
+            try:
+                return await self._api.history(self.channel, since, limit)
+            except Unavailable as exc:
+                delay = self._api.backoff.delay(rounds + HISTORY_ROUND_EXPONENT)
+                rounds += 1
+                log.warning("%s; trying again in %.2f s", exc, delay)
+                await asyncio.sleep(delay)
 
     # --- the connection's side --------------------------------------------------------
 
