@@ -449,3 +449,40 @@ async def test_a_subscription_waits_for_a_server_that_is_not_up_yet(settings: Se
             await sub.__aexit__(None, None, None)
         finally:
             await server.stop()
+
+
+async def test_a_failing_handshake_is_retried_and_the_token_stays_out_of_the_log(
+    aiohttp_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="livewatch_client")
+    calls = 0
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:
+            return web.Response(status=502, text="bad gateway")
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"type": "connected", "epoch": "boot", "channels": []})
+        async for msg in ws:
+            frame = json.loads(msg.data)
+            if frame["type"] == "subscribe":
+                await ws.send_json(
+                    {"type": "subscribed", "channel": "jobs", "seq": 0, "epoch": "e"}
+                )
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/api/monitoring/ws", flaky)
+    server = await aiohttp_server(app)
+    token = "tok-3f9a1c-do-not-log"
+    async with (
+        fast_client(str(server.make_url("")), token) as client,
+        client.subscribe("jobs") as sub,
+    ):
+        assert sub.position == Position(0, "e")
+    assert calls == 3
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "HTTP 502" in logged
+    assert token not in logged

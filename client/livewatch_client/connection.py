@@ -45,6 +45,9 @@ RATE_LIMIT_RETRY = 1.0  # seconds before re-sending a frame the server rate-limi
 
 
 def describe(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # its str() carries the URL, and with it the token
+        return f"{type(exc).__name__}: HTTP {exc.status} {exc.message}"
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -247,6 +250,10 @@ class Connection:
                         raise await self._refusal(exc.status) from exc
                     raise
                 msg = await ws.receive()
+            if msg.type is aiohttp.WSMsgType.CLOSE:
+                # e.g. 1008 when this user already holds the most connections allowed
+                why = f": {msg.extra}" if msg.extra else ""
+                raise BadWelcome(f"closed at once with {describe_close(msg.data)}{why}")
             if msg.type is not aiohttp.WSMsgType.TEXT:
                 raise BadWelcome(f"the first frame was {msg.type.name}, not connected")
             try:
