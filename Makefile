@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime
 DEV := $(VENV)/.dev
-CHECKED := app tests bench
+CHECKED := app client tests bench
 
 .PHONY: run test lint typecheck bench clean
 
@@ -11,12 +11,13 @@ $(VENV)/bin/python:
 	$(PY) -m pip install --quiet --upgrade pip
 
 # `make run` needs the service's own dependencies only; the test tools come with `make test`.
-$(RUNTIME): setup.cfg pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+# The service's CLI uses the client package, which lives in client/ and is installed first.
+$(RUNTIME): setup.cfg pyproject.toml client/pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ./client -e .
 	touch $@
 
 $(DEV): $(RUNTIME)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e ./client -e '.[dev]'
 	touch $@
 
 run: $(RUNTIME)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from aiohttp import web
+from livewatch_client import commands as client_commands
 
 from app import __version__
 from app.auth.tokens import issue_token, parse_duration
@@ -79,13 +82,120 @@ def build_parser() -> argparse.ArgumentParser:
         help="may read every channel and every figure of the JSON API",
     )
     token.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 7d (default 1h)")
+    add_tail(commands)
+    add_publish(commands)
     return parser
+
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def add_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("LIVEWATCH_URL") or DEFAULT_URL,
+        help=f"the server (default env LIVEWATCH_URL, else {DEFAULT_URL})",
+    )
+
+
+def add_tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tail = commands.add_parser(
+        "tail",
+        help="print channels' events as JSON lines, across reconnects",
+        description="Print each event of the channels as one JSON line on stdout. Keeps "
+        "reconnecting through server restarts and network drops; events that could not be "
+        "recovered are reported as a not_recovered JSON line on stderr. Ctrl-C ends it.",
+    )
+    tail.add_argument("channels", nargs="+", metavar="CHANNEL", help="e.g. business:acme")
+    start = tail.add_mutually_exclusive_group()
+    start.add_argument(
+        "--since",
+        type=non_negative,
+        metavar="SEQ",
+        help="first print the held events after this seq (from the history endpoint)",
+    )
+    start.add_argument(
+        "--last", type=positive, metavar="N", help="first print the latest N held events"
+    )
+    tail.add_argument(
+        "--token",
+        default=os.environ.get("LIVEWATCH_TOKEN") or None,
+        help="connection token in token mode (default env LIVEWATCH_TOKEN)",
+    )
+    add_url(tail)
+
+
+def add_publish(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    publish = commands.add_parser(
+        "publish",
+        help="publish an event over HTTP and print the server's answer",
+        description="Publish one event (POST /api/events, retried with one Idempotency-Key) "
+        "and print the answer as JSON. The publish key comes from env LIVEWATCH_PUBLISH_KEY.",
+    )
+    publish.add_argument("event", metavar="EVENT", help="e.g. task.started")
+    publish.add_argument(
+        "--data", type=json_object, default={}, metavar="JSON", help="a JSON object (default {})"
+    )
+    route = publish.add_mutually_exclusive_group()
+    route.add_argument("--business", metavar="ID", help="publish to business:ID")
+    route.add_argument("--user", metavar="ID", help="publish to user:ID")
+    route.add_argument("--channel", metavar="C", help="publish to this channel")
+    add_url(publish)
+
+
+def json_object(raw: str) -> dict[str, object]:
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('must be a JSON object, such as \'{"task_id": "t1"}\'')
+    return value
+
+
+def non_negative(raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit():
+        raise argparse.ArgumentTypeError("must be an integer >= 0")
+    return int(raw)
+
+
+def positive(raw: str) -> int:
+    value = non_negative(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be an integer >= 1")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "token":
         return print_token(args.user, args.business, args.ttl, args.channel, args.admin)
+    if args.command == "tail":
+        return asyncio.run(
+            client_commands.tail(
+                args.url,
+                args.channels,
+                token=args.token,
+                since=args.since,
+                last=args.last,
+                out=sys.stdout,
+                err=sys.stderr,
+            )
+        )
+    if args.command == "publish":
+        return asyncio.run(
+            client_commands.publish(
+                args.url,
+                args.event,
+                args.data,
+                publish_key=os.environ.get(env_name("publish_key")) or None,
+                business_id=args.business,
+                user_id=args.user,
+                channel=args.channel,
+                out=sys.stdout,
+                err=sys.stderr,
+            )
+        )
     overrides = {item.name: getattr(args, item.name) for item, spec in specs() if not spec.env_only}
     try:
         settings = load_settings(overrides=overrides)
