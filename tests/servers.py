@@ -117,11 +117,13 @@ async def wait_until_live(base: str, within: float = 30.0) -> None:
             await asyncio.sleep(0.05)
 
 
-async def subscribers(base: str, channel: str) -> int:
-    """How many connections of the server at base hold channel."""
+async def subscribers(base: str, channel: str, token: str | None = None) -> int:
+    """How many connections of the server at base hold channel (with a secret set, ask
+    with a token that may read it)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
         aiohttp.ClientSession() as session,
-        session.get(base + "/api/monitoring/connections") as response,
+        session.get(base + "/api/monitoring/connections", headers=headers) as response,
     ):
         stats = await response.json()
     count: int = stats["channels"].get(channel, 0)

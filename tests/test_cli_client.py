@@ -52,10 +52,12 @@ async def next_json(stream: asyncio.StreamReader | None, within: float = 30.0) -
     return value
 
 
-async def until_subscribed(base: str, channel: str, within: float = 30.0) -> None:
+async def until_subscribed(
+    base: str, channel: str, within: float = 30.0, token: str | None = None
+) -> None:
     async with asyncio.timeout(within):
         while True:
-            if await subscribers(base, channel) >= 1:
+            if await subscribers(base, channel, token) >= 1:
                 return
             await asyncio.sleep(0.05)
 
@@ -127,7 +129,7 @@ async def test_tail_takes_its_token_from_the_environment_and_exits_0_on_sigterm(
         "tail", "business:acme", "--url", token_server.url, LIVEWATCH_TOKEN=token
     )
     try:
-        await until_subscribed(token_server.url, "business:acme")
+        await until_subscribed(token_server.url, "business:acme", token=token)
         tail.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(tail.wait(), 30) == 0
     finally:

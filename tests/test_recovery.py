@@ -238,6 +238,9 @@ async def test_history_returns_the_latest_events_and_the_position_to_continue_fr
 
     page = await (await client.get(f"/api/channels/{CHANNEL}/history?since=55&limit=3")).json()
     assert [e["seq"] for e in page["events"]] == [56, 57, 58]
+    assert page["complete"] is False, "cut short by the limit: 59 and 60 are still to read"
+    rest = await (await client.get(f"/api/channels/{CHANNEL}/history?since=58&limit=3")).json()
+    assert [e["seq"] for e in rest["events"]] == [59, 60] and rest["complete"] is True
 
     ws = await open_socket(client)
     replayed, subscribed = await subscribe(

@@ -1,8 +1,9 @@
 """GET /api/channels/{channel}/history: a channel's recent events, for a client starting cold.
 
 Read under the same permissions as subscribing. With `since`, the events after that seq;
-without, the latest `limit`. `complete` says whether the answer holds every event in that
-range; the position (`seq`, `epoch`) is what to subscribe from to continue without a gap.
+without, the latest `limit`. `complete` says whether the answer holds every event from there
+up to the channel's position (`seq`, `epoch`), which is then what to subscribe from to go on
+without a gap; otherwise events left the history, or `limit` cut the answer short.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ async def channel_history(request: web.Request) -> web.Response:
         raise json_error(503, f"the history cannot be read now: {exc}") from None
     top = page.position.seq
     start = since if since is not None else max(0, top - limit)
-    expected = min(top - start, limit)
+    wanted = max(0, top - start)
     first = page.events[0][0] if page.events else None
-    complete = len(page.events) == expected and (expected == 0 or first == start + 1)
+    complete = len(page.events) == wanted and (wanted == 0 or first == start + 1)
     events = [
         {"channel": channel, "seq": seq, **json.loads(payload)} for seq, payload in page.events
     ]

@@ -165,7 +165,9 @@ class Subscription:
                 return
             epoch = top.epoch
             events = [event for event in page.events if event.seq > after]
-            if not page.complete:
+            # Incomplete means a gap only where the events do not start right after
+            # `after`; an answer that starts there was merely cut short by the limit.
+            if not page.complete and (not events or events[0].seq != after + 1):
                 held = Position(events[0].seq - 1, epoch) if events else top
                 self._gap(Reason.TOO_OLD, held)
             for event in events:
