@@ -10,12 +10,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
 from livewatch_client import commands as client_commands
 
 from app import __version__
 from app.auth.tokens import issue_token, parse_duration
-from app.logs import RedactingAccessLogger, configure_logging
+from app.logs import configure_logging
 from app.settings import (
     Settings,
     SettingsError,
@@ -226,7 +225,7 @@ def print_token(
 
 
 def serve(settings: Settings) -> int:
-    from app.server import create_app
+    from app.server import run
 
     log.info("livewatch %s on http://%s:%d/", __version__, settings.host, settings.port)
     if settings.open_mode:
@@ -237,12 +236,5 @@ def serve(settings: Settings) -> int:
             settings.host,
             settings.port,
         )
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=settings.shutdown_timeout,
-        access_log_class=RedactingAccessLogger,
-        print=None,
-    )
+    run(settings)
     return 0

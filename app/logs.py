@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiohttp.abc import AbstractAccessLogger
@@ -28,8 +30,39 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class RepeatFilter(logging.Filter):
+    """The same message from the same place, again and again (a client flood, a dependency
+    down), is written once per window, then once more with how many were left out: a
+    flood of bad requests must not become a flood of log lines. The access log is not
+    filtered; it is one line per request by design."""
+
+    def __init__(self, window: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window = window
+        self.clock = clock
+        self._seen: dict[tuple[str, str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "aiohttp.access":
+            return True
+        error = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
+        key = (record.name, str(record.msg), error)
+        now = self.clock()
+        since, left_out = self._seen.get(key, (float("-inf"), 0))
+        if now - since < self.window:
+            self._seen[key] = (since, left_out + 1)
+            return False
+        if left_out:
+            record.msg = f"{record.msg} ({left_out} more like this in the last {now - since:.0f} s)"
+        self._seen[key] = (now, 0)
+        if len(self._seen) > 10_000:  # keys carry message templates: few, but bounded anyway
+            self._seen.clear()
+        return True
+
+
 def configure_logging(log_format: str, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RepeatFilter())
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
+import signal
 import sys
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
@@ -29,6 +31,7 @@ from app.hub.metrics import HubMetrics
 from app.hub.redis_broker import RedisBroker
 from app.hub.redis_idempotency import RedisIdempotency
 from app.lifecycle import Lifecycle
+from app.logs import RedactingAccessLogger
 from app.loop_lag import LoopLag
 from app.monitor import checks
 from app.monitor.alert_store import AlertStore
@@ -38,12 +41,16 @@ from app.monitor.health import HealthRegistry
 from app.monitor.health_watch import HealthWatch
 from app.monitor.heartbeat import Heartbeat
 from app.monitor.metrics import MonitorMetrics
-from app.settings import Settings
+from app.settings import Settings, env_name
 from app.web import keys
 from app.web.guards import json_errors, local_hosts_only
+from app.web.http_server import GuardedRunner
 from app.web.routes import setup_routes
 
 log = logging.getLogger(__name__)
+
+RESERVED_FILES = 128  # descriptors kept free of connections
+LINGER_SECONDS = 2.0
 
 
 def page_root() -> Path:
@@ -246,3 +253,57 @@ async def background(coro: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
 async def close_websockets(app: web.Application) -> None:
     app[keys.LIFECYCLE].shutting_down = True
     await app[keys.HUB].close_all(WSCloseCode.GOING_AWAY, b"server shutdown")
+
+
+def connection_cap(settings: Settings) -> int:
+    """The most connections to accept: the setting, within what the process may open. The
+    soft file limit is raised to the hard one first, as a server should; some descriptors
+    stay free for the database, Redis and the logs, so a flood of half-open requests is
+    refused with 503 rather than taking the service down."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    if soft == resource.RLIM_INFINITY:
+        return settings.max_connections
+    cap = min(settings.max_connections, max(1, soft - RESERVED_FILES))
+    if cap < settings.max_connections:
+        log.warning(
+            "accepting at most %d connections: the open-file limit is %d (%s asks for %d)",
+            cap,
+            soft,
+            env_name("max_connections"),
+            settings.max_connections,
+        )
+    return cap
+
+
+def run(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down cleanly (sockets closed with 1001)."""
+    asyncio.run(serve(settings))
+
+
+async def serve(settings: Settings) -> None:
+    runner = GuardedRunner(
+        create_app(settings),
+        max_connections=connection_cap(settings),
+        access_log_class=RedactingAccessLogger,
+        # aiohttp closes a connection that has not sent a whole request within this long
+        # (a slow or stuck header) and an idle keep-alive one.
+        keepalive_timeout=settings.header_timeout,
+        # After an early answer (413, 408) aiohttp reads what is left of the body so the
+        # client sees the answer; a client that sends nothing more is not waited for long.
+        lingering_time=LINGER_SECONDS,
+        shutdown_timeout=settings.shutdown_timeout,
+    )
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        await stop.wait()
+    finally:
+        await runner.cleanup()

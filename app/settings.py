@@ -318,6 +318,21 @@ class Settings:
         help="open mode answers only requests for localhost and loopback addresses; "
         "comma-separated host names to answer as well",
     )
+    max_connections: int = setting(
+        10_000,
+        parser=COUNT,
+        help="open connections accepted (HTTP and WebSocket); past it: 503; at most the "
+        "open-file limit less 128",
+    )
+    header_timeout: float = setting(
+        10.0,
+        parser=SECONDS,
+        help="time a client has to send a whole request head; also how long an idle "
+        "keep-alive connection stays",
+    )
+    body_timeout: float = setting(
+        30.0, parser=SECONDS, help="time a client has to send a whole request body (408)"
+    )
     max_frame_bytes: int = setting(
         64 * 1024, parser=BYTES, help="largest client frame accepted (larger: close 1009)"
     )
