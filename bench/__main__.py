@@ -73,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="niceness added to the receiver processes (default: 0)",
     )
     parser.add_argument(
+        "--storm-spread",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="storm: each client reconnects after a random delay of up to this many seconds "
+        "(default: 0, all at once)",
+    )
+    parser.add_argument(
         "--logs",
         type=Path,
         default=None,
@@ -89,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    chosen = scenarios(args.quick, args.receivers, args.client_nice)
+    chosen = scenarios(args.quick, args.receivers, args.client_nice, args.storm_spread)
     kinds: list[Kind] = [k for k in KINDS if k in args.scenarios]
     servers: list[ServerKind] = [s for s in SERVER_KINDS if s in args.servers]
     complete = len(kinds) == len(KINDS) and len(servers) == len(SERVER_KINDS)

@@ -10,9 +10,10 @@ The worker talks to the orchestrator over a multiprocessing pipe:
 - it sends ``("ready", Ready)`` once all its clients are subscribed;
 - ``("start", t0)``: latencies count for events published at or after t0;
 - ``("max_seq",)``: answers ``("max_seq", n)``, the highest seq seen on the channel;
-- ``("drop_and_recover", at, within)``: at wall time ``at``, resets every client's socket
-  (SO_LINGER 0 and close: a TCP RST, no close frame), then reconnects each one at once with
-  a non-blocking connect and subscribes it with ``since`` = its last seq and the channel's
+- ``("drop_and_recover", at, within, spread)``: at wall time ``at``, resets every client's
+  socket (SO_LINGER 0 and close: a TCP RST, no close frame), then reconnects each one with a
+  non-blocking connect, all at once or, with ``spread`` > 0, each after a random delay of up
+  to ``spread`` seconds, and subscribes it with ``since`` = its last seq and the channel's
   epoch; answers ``("recovered", Recovery)`` once every client has its ``subscribed`` answer,
   or ``within`` seconds after the drop;
 - ``("finish", last_seq, timeout)``: waits until every client has every seq up to last_seq
@@ -29,6 +30,7 @@ import errno
 import gc
 import json
 import os
+import random
 import resource
 import select
 import socket
@@ -287,6 +289,8 @@ class Loop:
         # drop_and_recover: when to drop, then the clients not live again yet, until when
         self.drop_at: float | None = None
         self.recover_within = 0.0
+        self.spread = 0.0
+        self.later: list[tuple[float, Client]] = []  # reconnects to start, latest first
         self.recovering: set[Client] | None = None
         self.recover_deadline = 0.0
         self.handshaking: dict[int, Client] = {}  # fd -> client connecting or upgrading
@@ -345,11 +349,21 @@ class Loop:
             else:
                 self.drop_at = None
                 self.drop_and_reconnect()
+        if self.later:
+            now = time.time()
+            while self.later and self.later[-1][0] <= now:
+                self.reconnect(self.later.pop()[1])
+            if self.later:
+                wait = self.later[-1][0] - now
+                timeout = wait if timeout < 0 else min(timeout, wait)
         if self.recovering is not None:
             left = self.recover_deadline - time.monotonic()
             if not self.recovering or left <= 0:
                 self.pipe.send(("recovered", self.recovery()))
                 self.recovering = None
+                for _, client in self.later:  # never reconnected: out for the rest of the run
+                    self.lose(client)
+                self.later = []
             else:
                 timeout = left if timeout < 0 else min(timeout, left)
         if self.target is not None:
@@ -375,6 +389,7 @@ class Loop:
         elif kind == "drop_and_recover":
             self.drop_at = float(message[1])
             self.recover_within = float(message[2])
+            self.spread = float(message[3]) if len(message) > 3 else 0.0
         elif kind == "finish":
             self.target = int(message[1])
             self.deadline = time.monotonic() + float(message[2])
@@ -386,7 +401,8 @@ class Loop:
     # --- drop_and_recover -------------------------------------------------------------
 
     def drop_and_reconnect(self) -> None:
-        """Reset every open client's socket, then start every reconnect at once."""
+        """Reset every open client's socket, then start every reconnect at once (or spread
+        them at random over the next ``spread`` seconds)."""
         dropping = [client for client in self.clients if not client.closed]
         for client in dropping:
             self.poller.unregister(client.fd)
@@ -398,6 +414,11 @@ class Loop:
         self.by_fd.clear()
         self.recovering = set(dropping)
         self.recover_deadline = time.monotonic() + self.recover_within
+        if self.spread > 0:
+            now = time.time()
+            starts = [(now + random.uniform(0, self.spread), client) for client in dropping]
+            self.later = sorted(starts, key=lambda start: start[0], reverse=True)
+            return
         for client in dropping:
             self.reconnect(client)
 
@@ -525,7 +546,7 @@ class Loop:
                 report.last_live = max(report.last_live, client.live)
                 report.last_live_read = max(report.last_live_read, client.live_read)
             else:
-                stages = ("no answer", "not connected", "no upgrade answer", "no subscribed")
+                stages = ("not reconnected", "not connected", "no upgrade answer", "no subscribed")
                 reason = (
                     client.outcome or f"{stages[client.stage]} within {self.recover_within:g} s"
                 )

@@ -42,10 +42,14 @@ class Scenario:
     # livewatch settings by name, passed as LIVEWATCH_<NAME> (see ServerProcess)
     settings: tuple[tuple[str, str], ...] = ()
     rounds: int = 1  # history: pairs of cases (history at its default, and at 1)
+    spread: float = 0.0  # storm: reconnects spread at random over this many seconds
 
 
 def scenarios(
-    quick: bool, receivers: int | None = None, client_nice: int | None = None
+    quick: bool,
+    receivers: int | None = None,
+    client_nice: int | None = None,
+    storm_spread: float = 0.0,
 ) -> dict[Kind, Scenario]:
     """The fan-out targets; ``quick`` shrinks them to run in well under a minute.
 
@@ -93,6 +97,7 @@ def scenarios(
         chosen = {k: dataclasses.replace(s, receivers=receivers) for k, s in chosen.items()}
     if client_nice is not None:
         chosen = {k: dataclasses.replace(s, client_nice=client_nice) for k, s in chosen.items()}
+    chosen["storm"] = dataclasses.replace(chosen["storm"], spread=storm_spread)
     return chosen
 
 

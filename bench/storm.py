@@ -40,6 +40,7 @@ class StormResult:
     client_nice: int
     rate: float
     steady_seconds: float  # publishing before the drop (after a settling SETTLE) and after
+    spread: float = 0.0  # reconnects spread at random over this many seconds (0: at once)
     events: int = 0  # published over the whole run
     deliveries: int = 0  # event frames the clients received over the whole run
     recovered: int = 0  # clients answered `subscribed` with recovered: true
@@ -106,6 +107,7 @@ def run_storm(scenario: Scenario, workdir: Path) -> StormResult:
         scenario.client_nice,
         scenario.rate or 0.0,
         scenario.duration,
+        scenario.spread,
     )
     settings = dict(scenario.settings)
     with ServerProcess("livewatch", workdir, settings=settings) as server:
@@ -143,7 +145,7 @@ def run_storm(scenario: Scenario, workdir: Path) -> StormResult:
             steady_began = time.monotonic()
             time.sleep(scenario.duration)
             at = time.time() + DROP_DELAY
-            receivers.send("drop_and_recover", at, RECOVER_WITHIN)
+            receivers.send("drop_and_recover", at, RECOVER_WITHIN, scenario.spread)
             steady_rate = (server.cpu_seconds() - steady_cpu) / (time.monotonic() - steady_began)
             time.sleep(max(0.0, at - time.time()))
             cpu_before = server.cpu_seconds()
@@ -232,7 +234,9 @@ def summary(result: StormResult) -> list[str]:
         f"({result.receivers} receiver{'s' if result.receivers > 1 else ''}"
         f"{f', nice {result.client_nice}' if result.client_nice else ''}), "
         f"{result.rate:g} events/s throughout; every socket reset at once "
-        f"(spread {result.drop_spread_ms:.0f} ms), every client reconnects at once with since",
+        f"(spread {result.drop_spread_ms:.0f} ms), every client reconnects "
+        + (f"after a random 0-{result.spread * 1000:.0f} ms" if result.spread else "at once")
+        + " with since",
         f"all live again: {result.recovered:,}/{result.clients:,} recovered in "
         f"{result.all_live_seconds:.2f} s after the reset ({result.all_live_read_seconds:.2f} s "
         f"as read); per client p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms, "

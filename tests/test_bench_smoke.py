@@ -97,6 +97,14 @@ def test_storm_every_client_recovers_every_seq_exactly_once(storm_result: StormR
     assert result.met == (result.all_live_seconds <= storm.TARGET_SECONDS)
 
 
+def test_storm_with_reconnects_spread_over_time(tmp_path: Path) -> None:
+    scenario = Scenario("storm", "smoke", 10, rate=100.0, duration=0.3, spread=0.3)
+    result = run_storm(scenario, tmp_path)
+    assert (result.recovered, result.lost, result.duplicates) == (10, 0, 0)
+    assert result.deliveries == 10 * result.events
+    assert result.spread == 0.3 and "after a random 0-300 ms" in storm.summary(result)[0]
+
+
 def test_storm_accounting_tells_lost_from_not_recovered() -> None:
     result = StormResult(clients=4, receivers=2, client_nice=0, rate=50.0, steady_seconds=1.0)
     seconds = array("d", [0.2, 0.4, 0.3]).tobytes()
