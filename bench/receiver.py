@@ -359,11 +359,9 @@ class Loop:
         if self.recovering is not None:
             left = self.recover_deadline - time.monotonic()
             if not self.recovering or left <= 0:
+                self.give_up()
                 self.pipe.send(("recovered", self.recovery()))
                 self.recovering = None
-                for _, client in self.later:  # never reconnected: out for the rest of the run
-                    self.lose(client)
-                self.later = []
             else:
                 timeout = left if timeout < 0 else min(timeout, left)
         if self.target is not None:
@@ -533,6 +531,18 @@ class Loop:
         if self.recovering is not None:
             self.recovering.discard(client)
 
+    def give_up(self) -> None:
+        """The wait is over: a client not live again by now is out for the rest of the run,
+        and its missing seqs count against its failed recovery, not as losses."""
+        waiting = ("not reconnected", "not connected", "no upgrade answer", "no subscribed")
+        assert self.recovering is not None
+        for client in list(self.recovering):
+            reason = f"{waiting[client.stage]} within {self.recover_within:g} s"
+            # a client whose reconnect never started still holds its reset socket, which
+            # is not registered any more
+            self.fail(client, reason, registered=client.stage != LIVE)
+        self.later = []
+
     def recovery(self) -> Recovery:
         dropped = [client for client in self.clients if client.dropped]
         report = Recovery(clients=len(dropped), replayed=self.replayed)
@@ -546,10 +556,7 @@ class Loop:
                 report.last_live = max(report.last_live, client.live)
                 report.last_live_read = max(report.last_live_read, client.live_read)
             else:
-                stages = ("not reconnected", "not connected", "no upgrade answer", "no subscribed")
-                reason = (
-                    client.outcome or f"{stages[client.stage]} within {self.recover_within:g} s"
-                )
+                reason = client.outcome or "no outcome"
                 report.failures[reason] = report.failures.get(reason, 0) + 1
         report.dropped_first = min((c.dropped for c in dropped), default=0.0)
         report.dropped_last = max((c.dropped for c in dropped), default=0.0)

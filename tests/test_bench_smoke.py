@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
+import socket
+import threading
+import time
 from array import array
 from pathlib import Path
 
@@ -15,7 +19,7 @@ import pytest
 
 from bench import report, storm
 from bench.history import HistoryMemory, measure_history_memory
-from bench.receiver import Recovery, Tally, raise_nofile
+from bench.receiver import Client, Loop, ReceiverConfig, Recovery, Tally, raise_nofile
 from bench.scenarios import (
     HISTORY_DEFAULT,
     HISTORY_ONE,
@@ -94,6 +98,7 @@ def test_storm_every_client_recovers_every_seq_exactly_once(storm_result: StormR
     assert 0 < result.p50_ms <= result.p99_ms <= result.max_ms
     assert result.back_within[f"{storm.BACK_WITHIN[-1]:g}"] == STORM_CLIENTS
     assert result.server_cpu_seconds >= 0 and result.storm_seconds > 0
+    assert 0 <= result.steady_share_seconds <= result.steady_cores * result.storm_seconds
     assert result.met == (result.all_live_seconds <= storm.TARGET_SECONDS)
 
 
@@ -103,6 +108,39 @@ def test_storm_with_reconnects_spread_over_time(tmp_path: Path) -> None:
     assert (result.recovered, result.lost, result.duplicates) == (10, 0, 0)
     assert result.deliveries == 10 * result.events
     assert result.spread == 0.3 and "after a random 0-300 ms" in storm.summary(result)[0]
+
+
+def test_a_client_not_back_in_time_is_given_up_and_its_gap_is_not_a_loss() -> None:
+    """Reconnects to a listener that completes the TCP handshake but never answers."""
+    with socket.socket() as silent, socket.socket() as first:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        first.bind(("127.0.0.1", 0))
+        first.listen(16)
+        clients = []
+        for _ in range(3):
+            sock = socket.create_connection(first.getsockname())
+            sock.setblocking(False)
+            clients.append(Client(sock, sub_seq=5, leftover=b"", epoch="e"))
+        ours, theirs = multiprocessing.Pipe()
+        config = ReceiverConfig("127.0.0.1", silent.getsockname()[1], "/ws", "bench", 3)
+        loop = Loop(theirs, config, clients)
+        thread = threading.Thread(target=loop.run, daemon=True)
+        thread.start()
+        try:
+            ours.send(("drop_and_recover", time.time(), 0.5, 0.0))
+            assert ours.poll(10)
+            kind, recovery = ours.recv()
+            assert kind == "recovered" and recovery.recovered == 0
+            assert recovery.failures == {"no upgrade answer within 0.5 s": 3}
+            ours.send(("finish", 7, 1.0))
+            assert ours.poll(10)
+            kind, tally = ours.recv()
+            assert kind == "done" and tally.closed == 3
+            assert tally.missing == tally.missing_not_recovered == 3 * 2  # seqs 6 and 7
+        finally:
+            ours.send(("close",))
+            thread.join(5)
 
 
 def test_storm_accounting_tells_lost_from_not_recovered() -> None:
