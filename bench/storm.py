@@ -65,15 +65,14 @@ class StormResult:
     reordered: int = 0
     closed: int = 0  # connections the server closed or reset
     # Server CPU from the drop until every client was back (or given up), in all and per
-    # recovered client. The steady fan-out's rate before the drop (cores), and an estimate
-    # of its share of the storm: that rate weighted by the fraction of clients live at
-    # each moment of the storm (a client gets no live events until it is back).
+    # recovered client; the live fan-out to the clients already back goes on meanwhile and
+    # is counted in. For scale, the steady fan-out's rate just before the drop, in cores.
+    # (No share of the storm is put on the fan-out: its cost per event falls as events
+    # bunch up in a busy server, so the rate before the drop does not carry over.)
     storm_seconds: float = 0.0
     server_cpu_seconds: float = 0.0
     cpu_ms_per_client: float = 0.0
     steady_cores: float = 0.0
-    steady_share_seconds: float = 0.0
-    storm_ms_per_client: float = 0.0  # (server CPU - the steady share) per recovered client
     # Linux counters (machine-wide, TcpExt) over the same window: connection attempts the
     # server's listen queue had no room for, so the client's kernel had to resend the SYN
     listen_overflows: int = 0
@@ -219,14 +218,8 @@ def account(result: StormResult, recoveries: list[Recovery], tallies: list[Tally
         result.duplicates += tally.duplicates
         result.reordered += tally.reordered
         result.closed += tally.closed
-    # client-seconds live within the storm window, which starts at the reset
-    live = sum(max(0.0, result.storm_seconds - t) for t in seconds)
-    result.steady_share_seconds = result.steady_cores * live / max(1, result.clients)
     if result.recovered:
         result.cpu_ms_per_client = result.server_cpu_seconds / result.recovered * 1000
-        result.storm_ms_per_client = (
-            (result.server_cpu_seconds - result.steady_share_seconds) / result.recovered * 1000
-        )
     result.receiver_busy = max(
         (t.cpu_seconds / max(1e-9, t.wall_seconds) for t in tallies), default=0.0
     )
@@ -259,9 +252,8 @@ def summary(result: StormResult) -> list[str]:
         f"not recovered: {failures or 'none'}; closed by the server: {result.closed}",
         f"server CPU during the storm ({result.storm_seconds:.2f} s): "
         f"{result.server_cpu_seconds:.2f} s, {result.cpu_ms_per_client:.2f} ms per recovered "
-        f"client; the steady fan-out used {result.steady_cores:.2f} cores before the drop, "
-        f"about {result.steady_share_seconds:.2f} s of the storm for the clients live at "
-        f"each moment: {result.storm_ms_per_client:.2f} ms per recovered client for the rest",
+        f"client, the live fan-out included (the steady fan-out used "
+        f"{result.steady_cores:.2f} cores before the drop)",
         f"listen queue overflows (SYNs dropped, resent after 1 s): {result.listen_overflows:,}; "
         f"client busy {result.receiver_busy:.0%}; other load {result.other_load:.2f} cores",
     ]

@@ -98,7 +98,9 @@ def test_storm_every_client_recovers_every_seq_exactly_once(storm_result: StormR
     assert 0 < result.p50_ms <= result.p99_ms <= result.max_ms
     assert result.back_within[f"{storm.BACK_WITHIN[-1]:g}"] == STORM_CLIENTS
     assert result.server_cpu_seconds >= 0 and result.storm_seconds > 0
-    assert 0 <= result.steady_share_seconds <= result.steady_cores * result.storm_seconds
+    assert result.cpu_ms_per_client == pytest.approx(
+        result.server_cpu_seconds / STORM_CLIENTS * 1000
+    )
     assert result.met == (result.all_live_seconds <= storm.TARGET_SECONDS)
 
 
