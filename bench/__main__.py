@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fan-out benchmark on loopback: livewatch against a naive aiohttp server.",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small numbers; the whole run takes under a minute"
+        "--quick", action="store_true", help="small numbers; the whole run takes about a minute"
     )
     parser.add_argument(
         "--scenarios",
