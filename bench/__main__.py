@@ -10,11 +10,21 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import report
+from bench import history, report, storm
 from bench.floor import Floor, measure_floor
+from bench.history import HistoryMemory, measure_history_memory
 from bench.receiver import raise_nofile
-from bench.scenarios import KINDS, CaseResult, Kind, run_case, scenarios
+from bench.scenarios import (
+    KINDS,
+    LIVEWATCH_ONLY,
+    CaseResult,
+    Kind,
+    run_case,
+    run_history,
+    scenarios,
+)
 from bench.servers import SERVER_KINDS, ServerKind
+from bench.storm import StormResult, run_storm
 
 OTHER_LOAD_WARNING = 0.25  # cores used by processes outside the run
 
@@ -36,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fan-out benchmark on loopback: livewatch against a naive aiohttp server.",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small numbers; the whole run takes under a minute"
+        "--quick", action="store_true", help="small numbers; the whole run takes about a minute"
     )
     parser.add_argument(
         "--scenarios",
@@ -63,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="niceness added to the receiver processes (default: 0)",
     )
     parser.add_argument(
+        "--storm-spread",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="storm: each client reconnects after a random delay of up to this many seconds "
+        "(default: 0, all at once)",
+    )
+    parser.add_argument(
         "--logs",
         type=Path,
         default=None,
@@ -79,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    chosen = scenarios(args.quick, args.receivers, args.client_nice)
+    chosen = scenarios(args.quick, args.receivers, args.client_nice, args.storm_spread)
     kinds: list[Kind] = [k for k in KINDS if k in args.scenarios]
     servers: list[ServerKind] = [s for s in SERVER_KINDS if s in args.servers]
     complete = len(kinds) == len(KINDS) and len(servers) == len(SERVER_KINDS)
@@ -88,12 +106,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise_nofile(2 * max(chosen[k].clients for k in kinds) + 256)
 
     results: list[CaseResult] = []
+    storm_result: StormResult | None = None
+    history_memory: HistoryMemory | None = None
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="livewatch-bench-") as tmp:
         workdir = args.logs or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for kind in kinds:
             scenario = chosen[kind]
+            if kind in LIVEWATCH_ONLY:
+                if "naive" in servers:
+                    print(f"[{time.monotonic() - began:6.1f}s] {kind}: {storm.NAIVE_SKIPPED}")
+                if "livewatch" not in servers:
+                    continue
+                print(
+                    f"[{time.monotonic() - began:6.1f}s] {kind}: livewatch, "
+                    f"{scenario.clients} clients ...",
+                    flush=True,
+                )
+                if kind == "storm":
+                    storm_result = run_storm(scenario, workdir)
+                else:
+                    results += run_history(scenario, workdir)
+                    print(f"[{time.monotonic() - began:6.1f}s] history: memory ...", flush=True)
+                    history_memory = measure_history_memory(channels=20 if args.quick else 100)
+                continue
             for server in servers:
                 print(
                     f"[{time.monotonic() - began:6.1f}s] {kind}: {server}, "
@@ -108,18 +145,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[{time.monotonic() - began:6.1f}s] floor: plain sends to {clients} sockets ...")
             floors.append(measure_floor(clients, rounds=40 if clients <= 2000 else 10))
     print()
-    print(report.console_table(results))
+    if results:
+        print(report.console_table(results))
     for floor in floors:
         print(report.floor_line(floor))
-    busy = [r for r in results if r.other_load > OTHER_LOAD_WARNING]
-    for r in busy:
+    if storm_result is not None:
+        print("\n".join(storm.summary(storm_result)))
+    if history_memory is not None:
+        print("\n".join(history.summary(history_memory, chosen["history"].clients)))
+    busy = [
+        (f"{r.scenario}/{r.server}" + (f" ({r.variant})" if r.variant else ""), r.other_load)
+        for r in results
+        if r.other_load > OTHER_LOAD_WARNING
+    ]
+    if storm_result is not None and storm_result.other_load > OTHER_LOAD_WARNING:
+        busy.append(("storm/livewatch", storm_result.other_load))
+    for case, load in busy:
         print(
-            f"WARNING: other processes used {r.other_load:.2f} cores during {r.scenario}/"
-            f"{r.server}; its figures say more about the machine than about the server"
+            f"WARNING: other processes used {load:.2f} cores during {case}; "
+            "its figures say more about the machine than about the server"
         )
     command = shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
     json_path, md_path, meta = report.write(
-        name, results, {k: chosen[k] for k in kinds}, mode, command, floors
+        name,
+        results,
+        {k: chosen[k] for k in kinds},
+        mode,
+        command,
+        floors,
+        storm=storm_result,
+        history_memory=history_memory,
     )
     print()
     for verdict in meta["targets"]:

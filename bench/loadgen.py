@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
@@ -20,7 +21,7 @@ from typing import Any
 import aiohttp
 
 from bench import receiver
-from bench.receiver import Ready, ReceiverConfig, Tally
+from bench.receiver import Ready, ReceiverConfig, Recovery, Tally
 
 EVENT = "bench.tick"
 
@@ -79,6 +80,58 @@ async def publish(
     return Published(started, last_seq, events, failed, time.monotonic() - began)
 
 
+async def publish_steady(url: str, channel: str, rate: float, stop: threading.Event) -> Published:
+    """POST events at ``rate``/s until ``stop`` is set; every request is awaited before
+    returning, so ``last_seq`` is the channel's seq after the last of them."""
+    connector = aiohttp.TCPConnector(limit=0)
+    tasks: list[asyncio.Task[tuple[int, bool]]] = []
+    started = time.time()
+    began = time.monotonic()
+    async with aiohttp.ClientSession(connector=connector) as session:
+        loop = asyncio.get_running_loop()
+        origin = loop.time()
+        while not stop.is_set():
+            delay = origin + len(tasks) / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(_post(session, url, channel, len(tasks))))
+        results = await asyncio.gather(*tasks)
+    last_seq = max((seq for seq, _ in results), default=0)
+    failed = sum(not ok for _, ok in results)
+    return Published(started, last_seq, len(tasks), failed, time.monotonic() - began)
+
+
+class SteadyPublisher:
+    """publish_steady in a thread of its own, so the orchestrator can drive receivers
+    meanwhile: ``start()``, then ``stop()`` returns what was published."""
+
+    def __init__(self, url: str, channel: str, rate: float) -> None:
+        self._stop = threading.Event()
+        self._result: Published | BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(url, channel, rate), name="publisher", daemon=True
+        )
+
+    def _run(self, url: str, channel: str, rate: float) -> None:
+        try:
+            self._result = asyncio.run(publish_steady(url, channel, rate, self._stop))
+        except BaseException as exc:  # handed to the caller of stop()
+            self._result = exc
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, within: float = 30.0) -> Published:
+        self._stop.set()
+        self._thread.join(within)
+        result = self._result
+        if isinstance(result, BaseException):
+            raise RuntimeError("the publisher failed") from result
+        if result is None:
+            raise TimeoutError(f"the publisher did not stop within {within} s")
+        return result
+
+
 class Receivers:
     """``count`` receiver processes sharing ``clients`` WebSocket clients between them."""
 
@@ -91,6 +144,7 @@ class Receivers:
         clients: int,
         count: int,
         nice: int = 0,
+        query: str = "",
     ) -> None:
         context = multiprocessing.get_context("spawn")
         self.pipes: list[Pipe] = []
@@ -98,7 +152,7 @@ class Receivers:
         count = max(1, min(count, clients))
         for index in range(count):
             share = clients // count + (index < clients % count)
-            config = ReceiverConfig(host, port, path, channel, share, nice)
+            config = ReceiverConfig(host, port, path, channel, share, nice, query=query)
             ours, theirs = context.Pipe()
             proc = context.Process(
                 target=receiver.main, args=(theirs, config), name=f"receiver-{index}", daemon=True
@@ -133,6 +187,10 @@ class Receivers:
     def max_seq(self) -> int:
         self.send("max_seq")
         return max(int(seq) for seq in self._answers("max_seq", 10.0))
+
+    def recovered(self, within: float) -> list[Recovery]:
+        """The workers' accounts of a ``("drop_and_recover", at, timeout)`` sent before."""
+        return self._answers("recovered", within)
 
     def finish(self, last_seq: int, timeout: float) -> list[Tally]:
         self.send("finish", last_seq, timeout)

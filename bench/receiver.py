@@ -10,16 +10,27 @@ The worker talks to the orchestrator over a multiprocessing pipe:
 - it sends ``("ready", Ready)`` once all its clients are subscribed;
 - ``("start", t0)``: latencies count for events published at or after t0;
 - ``("max_seq",)``: answers ``("max_seq", n)``, the highest seq seen on the channel;
+- ``("drop_and_recover", at, within, spread)``: at wall time ``at``, resets every client's
+  socket (SO_LINGER 0 and close: a TCP RST, no close frame), then reconnects each one with a
+  non-blocking connect, all at once or, with ``spread`` > 0, each after a random delay of up
+  to ``spread`` seconds, and subscribes it with ``since`` = its last seq and the channel's
+  epoch; answers ``("recovered", Recovery)`` once every client has its ``subscribed`` answer,
+  or ``within`` seconds after the drop;
 - ``("finish", last_seq, timeout)``: waits until every client has every seq up to last_seq
   (or the timeout passes), then answers ``("done", Tally)``;
 - ``("close",)``: closes the clients and exits.
+
+A client checks its seqs across a reconnect as one stream: a seq missing on either side of
+the drop is a hole, one that arrives twice is a duplicate.
 """
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
+import random
 import resource
 import select
 import socket
@@ -40,6 +51,11 @@ SO_TIMESTAMPNS = 35
 TIMESPEC = struct.Struct("@qq")
 BATCH = 50  # clients handshaking at once per worker; stays under the server's listen backlog
 RECV_SIZE = 256 * 1024
+LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a RST
+
+# Client.stage: where a client stands in a reconnect (LIVE: not reconnecting)
+LIVE, CONNECTING, UPGRADING, SUBSCRIBING = range(4)
+RECOVERED = "recovered"
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,11 @@ class ReceiverConfig:
     clients: int
     nice: int = 0  # added to this worker's niceness, so the server under test gets the CPU first
     handshake_timeout: float = 30.0
+    query: str = ""  # the WebSocket URL's query string, e.g. "auto_subscribe=false"
+
+    @property
+    def target(self) -> str:
+        return f"{self.path}?{self.query}" if self.query else self.path
 
 
 @dataclass
@@ -78,12 +99,49 @@ class Tally:
     # socket (the kernel's receive timestamp) and until this process read it
     latencies: bytes = b""
     read_latencies: bytes = b""
+    # seqs missing at clients whose reconnect did not end in `recovered: true` (included in
+    # `missing`): the consequence of a failed recovery, not a loss by a recovered client
+    missing_not_recovered: int = 0
+
+
+@dataclass
+class Recovery:
+    """One worker's account of a drop_and_recover."""
+
+    clients: int
+    recovered: int = 0  # `subscribed` with recovered: true
+    replayed: int = 0  # event frames received between the reconnect and `subscribed`
+    dropped_first: float = 0.0  # wall time of the first and the last socket reset
+    dropped_last: float = 0.0
+    # clients whose reconnect ended otherwise, by reason ("too_old", "connect: ...", ...)
+    failures: dict[str, int] = field(default_factory=dict)
+    # array('d') per recovered client: seconds from its reset until its `subscribed` frame
+    # was in the socket (kernel timestamp) and until this process read it
+    seconds: bytes = b""
+    read_seconds: bytes = b""
+    last_live: float = 0.0  # wall time the last `subscribed` arrived, and was read
+    last_live_read: float = 0.0
 
 
 class Client:
-    __slots__ = ("buf", "closed", "expected", "fd", "holes", "received", "sock", "sub_seq")
+    __slots__ = (
+        "buf",
+        "closed",
+        "dropped",
+        "epoch",
+        "expected",
+        "fd",
+        "holes",
+        "live",
+        "live_read",
+        "outcome",
+        "received",
+        "sock",
+        "stage",
+        "sub_seq",
+    )
 
-    def __init__(self, sock: socket.socket, sub_seq: int, leftover: bytes) -> None:
+    def __init__(self, sock: socket.socket, sub_seq: int, leftover: bytes, epoch: str = "") -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.buf = leftover
@@ -92,6 +150,12 @@ class Client:
         self.holes: set[int] = set()
         self.received = 0
         self.closed = False
+        self.epoch = epoch  # the channel's epoch, from the `subscribed` answer
+        self.stage = LIVE
+        self.outcome = ""  # how the last reconnect ended: RECOVERED or why not
+        self.dropped = 0.0  # wall time of the last reset, and of being live again
+        self.live = 0.0
+        self.live_read = 0.0
 
 
 def raise_nofile(wanted: int) -> None:
@@ -133,7 +197,7 @@ def open_clients(config: ReceiverConfig, errors: list[str]) -> list[Client]:
                 errors.append(f"connect: {exc}")
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.sendall(wsproto.upgrade_request(config.host, config.port, config.path))
+            sock.sendall(wsproto.upgrade_request(config.host, config.port, config.target))
             socks.append(sock)
         for sock in socks:
             try:
@@ -156,7 +220,7 @@ def _await_subscribed(sock: socket.socket, buf: bytes, channel: str) -> Client:
             if frame.get("type") == "subscribed" and frame.get("channel") == channel:
                 # Frames after the answer (events already) stay in the client's buffer.
                 later = b"".join(_reframe(op, body) for op, body in frames[index + 1 :])
-                return Client(sock, int(frame["seq"]), later + buf)
+                return Client(sock, int(frame["seq"]), later + buf, str(frame.get("epoch", "")))
         chunk = sock.recv(65536)
         if not chunk:
             raise wsproto.HandshakeError("server closed before answering the subscribe")
@@ -193,18 +257,20 @@ def main(pipe: Pipe, config: ReceiverConfig) -> None:
         )
     )
     try:
-        Loop(pipe, config.channel, clients).run()
+        Loop(pipe, config, clients).run()
     finally:
         for client in clients:
             client.sock.close()
 
 
 class Loop:
-    def __init__(self, pipe: Pipe, channel: str, clients: list[Client]) -> None:
+    def __init__(self, pipe: Pipe, config: ReceiverConfig, clients: list[Client]) -> None:
         self.pipe = pipe
-        self.channel = channel
+        self.config = config
+        self.channel = config.channel
         self.clients = clients
         self.by_fd = {client.fd: client for client in clients}
+        self.poller = select.epoll(len(clients) + 1)
         self.cache: dict[bytes, tuple[int, float] | None] = {}
         self.latencies = array("d")
         self.read_latencies = array("d")
@@ -220,9 +286,18 @@ class Loop:
         self.max_seq = max((client.sub_seq for client in clients), default=0)
         self.reordered = 0
         self.duplicates = 0
+        # drop_and_recover: when to drop, then the clients not live again yet, until when
+        self.drop_at: float | None = None
+        self.recover_within = 0.0
+        self.spread = 0.0
+        self.later: list[tuple[float, Client]] = []  # reconnects to start, latest first
+        self.recovering: set[Client] | None = None
+        self.recover_deadline = 0.0
+        self.handshaking: dict[int, Client] = {}  # fd -> client connecting or upgrading
+        self.replayed = 0
 
     def run(self) -> None:
-        poller = select.epoll(len(self.clients) + 1)
+        poller = self.poller
         pipe_fd = self.pipe.fileno()
         poller.register(pipe_fd, select.EPOLLIN)
         for client in self.clients:
@@ -231,20 +306,18 @@ class Loop:
             if client.buf:
                 self.consume(client, b"", time.time(), time.time())
         by_fd = self.by_fd
+        handshaking = self.handshaking
         read_now = time.time
         unpack = TIMESPEC.unpack
         while True:
-            timeout = -1.0
-            if self.target is not None:
-                if not self.incomplete or time.monotonic() >= self.deadline:
-                    self.pipe.send(("done", self.tally()))
-                    self.target = None
-                    continue
-                timeout = max(0.0, self.deadline - time.monotonic())
-            for fd, _ in poller.poll(timeout, 4096):
+            timeout = self.due()
+            for fd, mask in poller.poll(timeout, 4096):
                 if fd == pipe_fd:
                     if not self.command(self.pipe.recv()):
                         return
+                    continue
+                if handshaking and fd in handshaking:
+                    self.handshake(handshaking[fd], mask)
                     continue
                 client = by_fd[fd]
                 try:
@@ -265,6 +338,41 @@ class Loop:
                         arrived = seconds + nanos * 1e-9
                 self.consume(client, data, now, arrived)
 
+    def due(self) -> float:
+        """Act on whatever is due (a drop, an answer), then how long poll may wait (-1: no
+        limit). Runs between poll batches only, so no fd is closed under a batch."""
+        timeout = -1.0
+        if self.drop_at is not None:
+            wait = self.drop_at - time.time()
+            if wait > 0:
+                timeout = wait
+            else:
+                self.drop_at = None
+                self.drop_and_reconnect()
+        if self.later:
+            now = time.time()
+            while self.later and self.later[-1][0] <= now:
+                self.reconnect(self.later.pop()[1])
+            if self.later:
+                wait = self.later[-1][0] - now
+                timeout = wait if timeout < 0 else min(timeout, wait)
+        if self.recovering is not None:
+            left = self.recover_deadline - time.monotonic()
+            if not self.recovering or left <= 0:
+                self.give_up()
+                self.pipe.send(("recovered", self.recovery()))
+                self.recovering = None
+            else:
+                timeout = left if timeout < 0 else min(timeout, left)
+        if self.target is not None:
+            if not self.incomplete or time.monotonic() >= self.deadline:
+                self.pipe.send(("done", self.tally()))
+                self.target = None
+            else:
+                left = max(0.0, self.deadline - time.monotonic())
+                timeout = left if timeout < 0 else min(timeout, left)
+        return timeout
+
     def command(self, message: tuple[Any, ...]) -> bool:
         kind = message[0]
         if kind == "start":
@@ -276,6 +384,10 @@ class Loop:
             del self.read_latencies[:]
         elif kind == "max_seq":
             self.pipe.send(("max_seq", self.max_seq))
+        elif kind == "drop_and_recover":
+            self.drop_at = float(message[1])
+            self.recover_within = float(message[2])
+            self.spread = float(message[3]) if len(message) > 3 else 0.0
         elif kind == "finish":
             self.target = int(message[1])
             self.deadline = time.monotonic() + float(message[2])
@@ -283,6 +395,176 @@ class Loop:
         elif kind == "close":
             return False
         return True
+
+    # --- drop_and_recover -------------------------------------------------------------
+
+    def drop_and_reconnect(self) -> None:
+        """Reset every open client's socket, then start every reconnect at once (or spread
+        them at random over the next ``spread`` seconds)."""
+        dropping = [client for client in self.clients if not client.closed]
+        for client in dropping:
+            self.poller.unregister(client.fd)
+            client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
+            client.sock.close()
+            client.dropped = time.time()
+            client.buf = b""  # a frame cut in half by the reset is gone with the socket
+            client.outcome = ""
+        self.by_fd.clear()
+        self.recovering = set(dropping)
+        self.recover_deadline = time.monotonic() + self.recover_within
+        if self.spread > 0:
+            now = time.time()
+            starts = [(now + random.uniform(0, self.spread), client) for client in dropping]
+            self.later = sorted(starts, key=lambda start: start[0], reverse=True)
+            return
+        for client in dropping:
+            self.reconnect(client)
+
+    def reconnect(self, client: Client) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client.sock = sock
+        client.fd = sock.fileno()
+        client.stage = CONNECTING
+        self.handshaking[client.fd] = client
+        code = sock.connect_ex((self.config.host, self.config.port))
+        if code == 0:
+            self.poller.register(client.fd, select.EPOLLIN)
+            self.send_upgrade(client)
+        elif code == errno.EINPROGRESS:
+            self.poller.register(client.fd, select.EPOLLOUT)
+        else:
+            self.fail(client, f"connect: {os.strerror(code)}", registered=False)
+
+    def send_upgrade(self, client: Client) -> None:
+        config = self.config
+        request = wsproto.upgrade_request(config.host, config.port, config.target)
+        client.buf = b""  # the upgrade answer gathers here
+        client.stage = UPGRADING
+        try:
+            sent = client.sock.send(request)
+        except OSError as exc:
+            self.fail(client, f"upgrade: {exc.strerror or exc}")
+            return
+        if sent != len(request):
+            self.fail(client, "upgrade: the request did not fit in the socket")
+
+    def handshake(self, client: Client, mask: int) -> None:
+        """One step of a reconnect: the connect completed, or upgrade answer bytes came."""
+        sock = client.sock
+        if client.stage == CONNECTING:
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                self.fail(client, f"connect: {os.strerror(code)}")
+                return
+            self.poller.modify(client.fd, select.EPOLLIN)
+            self.send_upgrade(client)
+            return
+        try:
+            chunk = sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.fail(client, f"upgrade: {exc.strerror or exc}")
+            return
+        if not chunk:
+            self.fail(client, "upgrade: the server closed the connection")
+            return
+        client.buf += chunk
+        if b"\r\n\r\n" not in client.buf:
+            return
+        head, rest = client.buf.split(b"\r\n\r\n", 1)
+        status = head.split(b"\r\n", 1)[0]
+        if b" 101 " not in status:
+            self.fail(client, f"upgrade refused: {status.decode(errors='replace')}")
+            return
+        since = {"seq": client.expected - 1, "epoch": client.epoch}
+        subscribe = {"type": "subscribe", "channel": self.channel, "since": since}
+        try:
+            sock.sendall(wsproto.masked_json(subscribe))
+        except OSError as exc:
+            self.fail(client, f"subscribe: {exc.strerror or exc}")
+            return
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        del self.handshaking[client.fd]
+        self.by_fd[client.fd] = client
+        client.stage = SUBSCRIBING
+        client.buf = b""
+        if rest:
+            now = time.time()
+            self.consume(client, rest, now, now)
+
+    def answer(self, client: Client, payload: bytes, now: float, arrived: float) -> None:
+        """A frame other than an event while the client waits for its `subscribed`."""
+        try:
+            frame: dict[str, Any] = json.loads(payload)
+        except ValueError:
+            return
+        kind = frame.get("type")
+        if kind == "subscribed" and frame.get("channel") == self.channel:
+            client.stage = LIVE
+            client.live = arrived
+            client.live_read = now
+            client.epoch = str(frame.get("epoch", client.epoch))
+            if frame.get("recovered") is True:
+                client.outcome = RECOVERED
+            else:
+                client.outcome = str(frame.get("reason") or "no recovered flag")
+        elif kind == "error":
+            client.stage = LIVE
+            client.outcome = f"error {frame.get('code')}: {frame.get('message')}"
+        else:
+            return
+        if self.recovering is not None:
+            self.recovering.discard(client)
+
+    def fail(self, client: Client, reason: str, registered: bool = True) -> None:
+        """A reconnect that could not complete: the client is out for the rest of the run."""
+        self.handshaking.pop(client.fd, None)
+        if registered:
+            self.poller.unregister(client.fd)
+        client.sock.close()
+        client.outcome = reason
+        client.stage = LIVE
+        self.lose(client)
+        if self.recovering is not None:
+            self.recovering.discard(client)
+
+    def give_up(self) -> None:
+        """The wait is over: a client not live again by now is out for the rest of the run,
+        and its missing seqs count against its failed recovery, not as losses."""
+        waiting = ("not reconnected", "not connected", "no upgrade answer", "no subscribed")
+        assert self.recovering is not None
+        for client in list(self.recovering):
+            reason = f"{waiting[client.stage]} within {self.recover_within:g} s"
+            # a client whose reconnect never started still holds its reset socket, which
+            # is not registered any more
+            self.fail(client, reason, registered=client.stage != LIVE)
+        self.later = []
+
+    def recovery(self) -> Recovery:
+        dropped = [client for client in self.clients if client.dropped]
+        report = Recovery(clients=len(dropped), replayed=self.replayed)
+        seconds = array("d")
+        read_seconds = array("d")
+        for client in dropped:
+            if client.outcome == RECOVERED:
+                report.recovered += 1
+                seconds.append(client.live - client.dropped)
+                read_seconds.append(client.live_read - client.dropped)
+                report.last_live = max(report.last_live, client.live)
+                report.last_live_read = max(report.last_live_read, client.live_read)
+            else:
+                reason = client.outcome or "no outcome"
+                report.failures[reason] = report.failures.get(reason, 0) + 1
+        report.dropped_first = min((c.dropped for c in dropped), default=0.0)
+        report.dropped_last = max((c.dropped for c in dropped), default=0.0)
+        report.seconds = seconds.tobytes()
+        report.read_seconds = read_seconds.tobytes()
+        return report
+
+    # --- accounting -------------------------------------------------------------------
 
     def complete(self, client: Client) -> bool:
         return client.closed or (
@@ -331,8 +613,12 @@ class Loop:
                 else:
                     info = cache[payload] = event_info(payload, self.channel)
                 if info is None:
+                    if client.stage:
+                        self.answer(client, payload, now, arrived)
                     continue
                 seq, published = info
+                if client.stage:
+                    self.replayed += 1
                 if seq == client.expected:
                     client.expected = seq + 1
                 elif seq > client.expected:
@@ -365,9 +651,12 @@ class Loop:
         target = self.target or 0
         tally = Tally(clients=len(self.clients))
         for client in self.clients:
+            missing = len(client.holes) + max(0, target - (client.expected - 1))
             tally.received += client.received
-            tally.missing += len(client.holes) + max(0, target - (client.expected - 1))
+            tally.missing += missing
             tally.closed += client.closed
+            if client.outcome not in ("", RECOVERED):
+                tally.missing_not_recovered += missing
         tally.reordered = self.reordered
         tally.duplicates = self.duplicates
         tally.close_codes = dict(self.close_codes)

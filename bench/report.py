@@ -15,8 +15,18 @@ from typing import Any
 
 import aiohttp
 
+from bench import history, storm
 from bench.floor import Floor
-from bench.scenarios import CaseResult, Kind, Scenario
+from bench.history import HistoryMemory
+from bench.scenarios import (
+    HISTORY_DEFAULT,
+    HISTORY_ONE,
+    CaseResult,
+    Kind,
+    Scenario,
+    pooled_us_per_delivery,
+)
+from bench.storm import StormResult
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -105,9 +115,49 @@ TARGETS = (
     Target("memory", "<= 18 KB RSS per idle connection", _memory),
     Target("scale", "every message, p99 <= 100 ms", _scale),
 )
+HISTORY_MAX_RATIO = 1.10
 
 
-def verdicts(results: list[CaseResult]) -> list[dict[str, Any]]:
+def history_ratio(results: list[CaseResult]) -> tuple[float, float, float] | None:
+    """(us/delivery with history 1000, with history 1, their ratio), each pooled over its
+    runs; None without both."""
+    full = pooled_us_per_delivery(results, HISTORY_DEFAULT)
+    one = pooled_us_per_delivery(results, HISTORY_ONE)
+    if not full or not one:
+        return None
+    return full, one, full / one
+
+
+def _history_verdict(results: list[CaseResult]) -> dict[str, Any] | None:
+    found = history_ratio(results)
+    if found is None:
+        return None
+    full, one, ratio = found
+    runs = sum(1 for r in results if r.variant == HISTORY_DEFAULT)
+    each = f" ({runs} runs each)" if runs > 1 else ""
+    return {
+        "scenario": "history",
+        "target": f"history adds at most {HISTORY_MAX_RATIO - 1:.0%} per delivery",
+        "measured": f"{full:.2f} us/delivery with history 1000, {one:.2f} with history 1"
+        f"{each}: ratio {ratio:.2f} ({ratio - 1:+.0%})",
+        "met": ratio <= HISTORY_MAX_RATIO,
+    }
+
+
+def _storm_verdict(result: StormResult) -> dict[str, Any]:
+    within = f"{result.all_live_seconds:.2f} s" if result.recovered else "-"
+    return {
+        "scenario": "storm",
+        "target": f"all {result.clients:,} recovered within {storm.TARGET_SECONDS:g} s, "
+        "0 lost, 0 duplicated",
+        "measured": f"{result.recovered:,}/{result.clients:,} recovered, all of them within "
+        f"{within}; {result.lost} lost, {result.duplicates} duplicated, "
+        f"{result.reordered} out of order",
+        "met": result.met,
+    }
+
+
+def verdicts(results: list[CaseResult], storm: StormResult | None = None) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for target in TARGETS:
         lw = _find(results, target.scenario, "livewatch")
@@ -117,6 +167,11 @@ def verdicts(results: list[CaseResult]) -> list[dict[str, Any]]:
         found.append(
             {"scenario": target.scenario, "target": target.text, "measured": measured, "met": ok}
         )
+    if storm is not None:
+        found.append(_storm_verdict(storm))
+    verdict = _history_verdict(results)
+    if verdict is not None:
+        found.append(verdict)
     return found
 
 
@@ -167,6 +222,8 @@ def _load(result: CaseResult) -> str:
 def _cell(result: CaseResult, attr: str) -> str:
     if attr == "load":
         return _load(result)
+    if attr == "server" and result.variant:
+        return f"{result.server}, {result.variant}"
     value = getattr(result, attr)
     measured = result.scenario != "memory"
     if attr == "rss_per_connection_kb":
@@ -187,9 +244,36 @@ def _cell(result: CaseResult, attr: str) -> str:
     return str(value)
 
 
+def _history_row(results: list[CaseResult]) -> list[str] | None:
+    """history 1000 against history 1: CPU pooled over the runs, the rest as mean ratios."""
+    found = history_ratio(results)
+    if found is None:
+        return None
+    full = [r for r in results if r.variant == HISTORY_DEFAULT]
+    one = [r for r in results if r.variant == HISTORY_ONE]
+    row: list[str] = []
+    for _, attr in COLUMNS:
+        if attr == "scenario":
+            row.append("history")
+        elif attr == "server":
+            row.append("history 1000/1")
+        elif attr == "cpu_us_per_delivery":
+            row.append(f"{found[2]:.2f}")
+        elif attr in RATIO_ATTRS and attr != "rss_per_connection_kb":
+            a = sum(getattr(r, attr) for r in full) / len(full)
+            b = sum(getattr(r, attr) for r in one) / len(one)
+            row.append(f"{a / b:.2f}" if b else "-")
+        else:
+            row.append("")
+    return row
+
+
 def _ratio_rows(results: list[CaseResult]) -> list[list[str]]:
     rows: list[list[str]] = []
-    for scenario in dict.fromkeys(r.scenario for r in results):
+    history_row = _history_row(results)
+    if history_row is not None:
+        rows.append(history_row)
+    for scenario in dict.fromkeys(r.scenario for r in results if not r.variant):
         lw = _find(results, scenario, "livewatch")
         ref = _find(results, scenario, "naive")
         if lw is None or ref is None:
@@ -232,6 +316,17 @@ def floor_line(floor: Floor) -> str:
     )
 
 
+def extra_lines(meta: dict[str, Any]) -> list[str]:
+    """The storm's and the history memory's figures, when they were measured."""
+    lines: list[str] = []
+    if meta.get("storm"):
+        lines += storm.summary(StormResult(**meta["storm"]))
+    if meta.get("history_memory"):
+        memory = HistoryMemory(**meta["history_memory"])
+        lines += history.summary(memory, meta.get("history_subscribers") or 1000)
+    return lines
+
+
 def markdown(results: list[CaseResult], meta: dict[str, Any]) -> str:
     info = meta["machine"]
     out = [
@@ -246,6 +341,10 @@ def markdown(results: list[CaseResult], meta: dict[str, Any]) -> str:
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
     out += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    extra = extra_lines(meta)
+    if extra:
+        out.append("")
+        out += [f"- {line}" for line in extra]
     if meta["floors"]:
         out.append("")
         out += [f"- {floor_line(Floor(**floor))}" for floor in meta["floors"]]
@@ -265,15 +364,23 @@ def write(
     mode: str,
     command: str,
     floors: list[Floor] | None = None,
+    storm: StormResult | None = None,
+    history_memory: HistoryMemory | None = None,
 ) -> tuple[Path, Path, dict[str, Any]]:
+    history_case = scenarios.get("history")
     meta: dict[str, Any] = {
         "mode": mode,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": git_commit(),
         "command": command,
         "machine": machine(),
-        "targets": verdicts(results),
+        "targets": verdicts(results, storm),
         "floors": [dataclasses.asdict(floor) for floor in floors or []],
+        "storm": dataclasses.asdict(storm) if storm is not None else None,
+        "history_memory": (
+            dataclasses.asdict(history_memory) if history_memory is not None else None
+        ),
+        "history_subscribers": history_case.clients if history_case is not None else None,
     }
     payload = {
         **meta,

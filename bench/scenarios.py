@@ -18,8 +18,10 @@ from bench.loadgen import Receivers
 from bench.receiver import ReceiverConfig
 from bench.servers import HOST, WS_PATH, ServerKind, ServerProcess
 
-Kind = Literal["cost", "latency", "memory", "scale"]
-KINDS: tuple[Kind, ...] = ("cost", "latency", "memory", "scale")
+Kind = Literal["cost", "latency", "memory", "scale", "storm", "history"]
+KINDS: tuple[Kind, ...] = ("cost", "latency", "memory", "scale", "storm", "history")
+# Scenarios that need livewatch's history: the naive server keeps none and cannot recover.
+LIVEWATCH_ONLY: tuple[Kind, ...] = ("storm", "history")
 
 
 @dataclass(frozen=True)
@@ -31,16 +33,25 @@ class Scenario:
     events: int = 0  # published over HTTP (0: none)
     publishers: int = 1
     rate: float | None = None  # events/s; None: as fast as the publishers go
-    duration: float = 0.0  # seconds of collector pushes (scale)
+    duration: float = (
+        0.0  # seconds of collector pushes (scale); steady seconds around a drop (storm)
+    )
     collector_interval: float | None = None
     receivers: int = 1
     client_nice: int = 0
+    # livewatch settings by name, passed as LIVEWATCH_<NAME> (see ServerProcess)
+    settings: tuple[tuple[str, str], ...] = ()
+    rounds: int = 1  # history: pairs of cases (history at its default, and at 1)
+    spread: float = 0.0  # storm: reconnects spread at random over this many seconds
 
 
 def scenarios(
-    quick: bool, receivers: int | None = None, client_nice: int | None = None
+    quick: bool,
+    receivers: int | None = None,
+    client_nice: int | None = None,
+    storm_spread: float = 0.0,
 ) -> dict[Kind, Scenario]:
-    """The four fan-out targets; ``quick`` shrinks them to run in well under a minute.
+    """The fan-out targets; ``quick`` shrinks them to run in well under a minute.
 
     The receivers of the latency scenarios run at niceness 10: they only read and the kernel
     stamps each frame's arrival, so they should not take the CPU from the server whose
@@ -62,6 +73,15 @@ def scenarios(
             receivers=2,
             client_nice=10,
         ),
+        "storm": Scenario("storm", "reconnect storm", 2000, rate=50.0, duration=3.0, receivers=2),
+        "history": Scenario(
+            "history",
+            "CPU per delivery, history 1000 and 1",
+            1000,
+            events=1000,
+            publishers=16,
+            rounds=2,
+        ),
     }
     if quick:
         smaller: dict[Kind, dict[str, Any]] = {
@@ -69,12 +89,15 @@ def scenarios(
             "latency": {"clients": 200, "events": 60},
             "memory": {"clients": 500, "receivers": 1},
             "scale": {"clients": 1000, "duration": 4.0, "receivers": 1},
+            "storm": {"clients": 300, "duration": 1.5, "receivers": 1},
+            "history": {"clients": 200, "events": 200, "rounds": 1},
         }
         chosen = {k: dataclasses.replace(s, **smaller[k]) for k, s in chosen.items()}
     if receivers is not None:
         chosen = {k: dataclasses.replace(s, receivers=receivers) for k, s in chosen.items()}
     if client_nice is not None:
         chosen = {k: dataclasses.replace(s, client_nice=client_nice) for k, s in chosen.items()}
+    chosen["storm"] = dataclasses.replace(chosen["storm"], spread=storm_spread)
     return chosen
 
 
@@ -85,6 +108,7 @@ class CaseResult:
     clients: int
     receivers: int
     client_nice: int
+    variant: str = ""  # what sets this case apart from others of its scenario and server
     events: int = 0
     publishers: int = 0
     rate: float | None = None
@@ -154,7 +178,8 @@ def run_case(scenario: Scenario, kind: ServerKind, workdir: Path) -> CaseResult:
     result = CaseResult(
         scenario.kind, kind, scenario.clients, scenario.receivers, scenario.client_nice
     )
-    with ServerProcess(kind, workdir, scenario.collector_interval) as server:
+    settings = dict(scenario.settings)
+    with ServerProcess(kind, workdir, scenario.collector_interval, settings=settings) as server:
         warm_up(server)
         rss_before = server.rss_bytes()
         receivers = Receivers(
@@ -248,3 +273,31 @@ def measure(
     result.receiver_busy = max(
         tally.cpu_seconds / max(1e-9, tally.wall_seconds) for tally in tallies
     )
+
+
+HISTORY_DEFAULT = "history 1000"
+HISTORY_ONE = "history 1"
+
+
+def run_history(scenario: Scenario, workdir: Path) -> list[CaseResult]:
+    """The cost case against livewatch with history at its default (1000 events a channel)
+    and with LIVEWATCH_HISTORY_SIZE=1, in ABBA order over the rounds, so that a drift of
+    the machine over the run weighs on both alike."""
+    variants = {HISTORY_DEFAULT: (), HISTORY_ONE: (("history_size", "1"),)}
+    order = [HISTORY_DEFAULT, HISTORY_ONE]
+    results: list[CaseResult] = []
+    for index in range(scenario.rounds):
+        for variant in order if index % 2 == 0 else order[::-1]:
+            case = dataclasses.replace(scenario, settings=variants[variant])
+            result = run_case(case, "livewatch", workdir)
+            result.variant = variant
+            results.append(result)
+    return results
+
+
+def pooled_us_per_delivery(results: list[CaseResult], variant: str) -> float:
+    """Server CPU per delivery over every case of one variant: total CPU / total deliveries."""
+    chosen = [r for r in results if r.variant == variant]
+    deliveries = sum(r.timed for r in chosen)
+    cpu_us = sum(r.cpu_us_per_delivery * r.timed for r in chosen)
+    return cpu_us / deliveries if deliveries else 0.0

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
 import psutil
+
+from app.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -33,7 +37,11 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``python -m app serve`` or ``python -m bench.naive``, its log in workdir."""
+    """``python -m app serve`` or ``python -m bench.naive``, its log in workdir.
+
+    ``settings`` are livewatch settings by name (``{"history_size": "1"}``), passed as their
+    ``LIVEWATCH_<NAME>`` variables; the naive server takes none.
+    """
 
     def __init__(
         self,
@@ -41,11 +49,19 @@ class ServerProcess:
         workdir: Path,
         collector_interval: float | None = None,
         max_outbox_bytes: int | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         self.kind = kind
         self.workdir = workdir
         self.collector_interval = collector_interval
         self.max_outbox_bytes = max_outbox_bytes
+        self.settings = dict(settings or {})
+        known = {item.name for item in dataclasses.fields(Settings)}
+        unknown = sorted(set(self.settings) - known)
+        if unknown:
+            raise ValueError(f"no livewatch setting is called {unknown[0]!r}")
+        if self.settings and kind != "livewatch":
+            raise ValueError(f"the {kind} server takes no livewatch settings")
         self.port = free_port()
         self.log_path = workdir / f"{kind}-{self.port}.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -87,7 +103,7 @@ class ServerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env=self.environment(),
             )
         self._ps = psutil.Process(self._proc.pid)
         deadline = time.monotonic() + ready_within
@@ -98,6 +114,13 @@ class ServerProcess:
                 self.stop()
                 raise RuntimeError(f"{self.kind} did not answer within {ready_within} s")
             time.sleep(0.05)
+
+    def environment(self) -> dict[str, str]:
+        # Only this run's settings: LIVEWATCH_* variables of the calling shell stay out.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEWATCH_")}
+        env.update({env_name(name): value for name, value in self.settings.items()})
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
 
     def _answers(self) -> bool:
         try:

@@ -1,4 +1,5 @@
-"""The benchmark's own machinery, run small: both servers, the load generator, the report.
+"""The benchmark's own machinery, run small: both servers, the load generator, the reconnect
+storm, the cost of history, the report.
 
 Functional only: every delivery must arrive and every figure must be there; nothing is timed.
 """
@@ -7,14 +8,28 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
+import socket
+import threading
+import time
+from array import array
 from pathlib import Path
 
 import pytest
 
-from bench import report
-from bench.receiver import raise_nofile
-from bench.scenarios import CaseResult, Scenario, run_case
-from bench.servers import SERVER_KINDS, ServerKind
+from bench import report, storm
+from bench.history import HistoryMemory, measure_history_memory
+from bench.receiver import Client, Loop, ReceiverConfig, Recovery, Tally, raise_nofile
+from bench.scenarios import (
+    HISTORY_DEFAULT,
+    HISTORY_ONE,
+    CaseResult,
+    Scenario,
+    run_case,
+    run_history,
+)
+from bench.servers import SERVER_KINDS, ServerKind, ServerProcess
+from bench.storm import StormResult, account, run_storm
 
 CLIENTS = 20
 EVENTS = 50
@@ -61,3 +76,171 @@ def test_report_has_both_servers_their_ratio_and_the_machine(
     markdown = md_path.read_text()
     assert "| cost | livewatch/naive |" in markdown
     assert saved["machine"]["cpu_model"] in markdown
+
+
+STORM_CLIENTS = 20
+
+
+@pytest.fixture(scope="module")
+def storm_result(tmp_path_factory: pytest.TempPathFactory) -> StormResult:
+    raise_nofile(1024)
+    scenario = Scenario("storm", "smoke", STORM_CLIENTS, rate=100.0, duration=0.5)
+    return run_storm(scenario, tmp_path_factory.mktemp("storm"))
+
+
+def test_storm_every_client_recovers_every_seq_exactly_once(storm_result: StormResult) -> None:
+    result = storm_result
+    assert result.recovered == STORM_CLIENTS and result.not_recovered == {}
+    assert (result.lost, result.duplicates, result.reordered, result.closed) == (0, 0, 0, 0)
+    # every client subscribed before the first publish: it must see every event once
+    assert result.events > 0 and result.deliveries == STORM_CLIENTS * result.events
+    assert 0 < result.all_live_seconds < storm.RECOVER_WITHIN
+    assert 0 < result.p50_ms <= result.p99_ms <= result.max_ms
+    assert result.back_within[f"{storm.BACK_WITHIN[-1]:g}"] == STORM_CLIENTS
+    assert result.server_cpu_seconds >= 0 and result.storm_seconds > 0
+    assert result.cpu_ms_per_client == pytest.approx(
+        result.server_cpu_seconds / STORM_CLIENTS * 1000
+    )
+    assert result.met == (result.all_live_seconds <= storm.TARGET_SECONDS)
+
+
+def test_storm_with_reconnects_spread_over_time(tmp_path: Path) -> None:
+    scenario = Scenario("storm", "smoke", 10, rate=100.0, duration=0.3, spread=0.3)
+    result = run_storm(scenario, tmp_path)
+    assert (result.recovered, result.lost, result.duplicates) == (10, 0, 0)
+    assert result.deliveries == 10 * result.events
+    assert result.spread == 0.3 and "after a random 0-300 ms" in storm.summary(result)[0]
+
+
+def test_a_client_not_back_in_time_is_given_up_and_its_gap_is_not_a_loss() -> None:
+    """Reconnects to a listener that completes the TCP handshake but never answers."""
+    with socket.socket() as silent, socket.socket() as first:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        first.bind(("127.0.0.1", 0))
+        first.listen(16)
+        clients = []
+        for _ in range(3):
+            sock = socket.create_connection(first.getsockname())
+            sock.setblocking(False)
+            clients.append(Client(sock, sub_seq=5, leftover=b"", epoch="e"))
+        ours, theirs = multiprocessing.Pipe()
+        config = ReceiverConfig("127.0.0.1", silent.getsockname()[1], "/ws", "bench", 3)
+        loop = Loop(theirs, config, clients)
+        thread = threading.Thread(target=loop.run, daemon=True)
+        thread.start()
+        try:
+            ours.send(("drop_and_recover", time.time(), 0.5, 0.0))
+            assert ours.poll(10)
+            kind, recovery = ours.recv()
+            assert kind == "recovered" and recovery.recovered == 0
+            assert recovery.failures == {"no upgrade answer within 0.5 s": 3}
+            ours.send(("finish", 7, 1.0))
+            assert ours.poll(10)
+            kind, tally = ours.recv()
+            assert kind == "done" and tally.closed == 3
+            assert tally.missing == tally.missing_not_recovered == 3 * 2  # seqs 6 and 7
+        finally:
+            ours.send(("close",))
+            thread.join(5)
+
+
+def test_storm_accounting_tells_lost_from_not_recovered() -> None:
+    result = StormResult(clients=4, receivers=2, client_nice=0, rate=50.0, steady_seconds=1.0)
+    seconds = array("d", [0.2, 0.4, 0.3]).tobytes()
+    recoveries = [
+        Recovery(
+            2,
+            recovered=2,
+            replayed=10,
+            dropped_first=100.0,
+            dropped_last=100.01,
+            seconds=seconds[:16],
+            read_seconds=seconds[:16],
+            last_live=100.4,
+            last_live_read=100.41,
+        ),
+        Recovery(
+            2,
+            recovered=1,
+            replayed=5,
+            dropped_first=100.02,
+            dropped_last=100.03,
+            failures={"too_old": 1},
+            seconds=seconds[16:],
+            read_seconds=seconds[16:],
+            last_live=100.32,
+            last_live_read=100.33,
+        ),
+    ]
+    tallies = [Tally(2, received=40, duplicates=1), Tally(2, missing=7, missing_not_recovered=7)]
+    account(result, recoveries, tallies)
+    assert (result.recovered, result.not_recovered, result.replayed) == (3, {"too_old": 1}, 15)
+    assert (result.lost, result.missing_not_recovered, result.duplicates) == (0, 7, 1)
+    assert result.all_live_seconds == pytest.approx(0.4)
+    assert result.back_within["0.5"] == 3
+    assert not result.met
+
+
+@pytest.fixture(scope="module")
+def history_results(tmp_path_factory: pytest.TempPathFactory) -> list[CaseResult]:
+    raise_nofile(1024)
+    scenario = Scenario("history", "smoke", CLIENTS, events=EVENTS, publishers=4)
+    return run_history(scenario, tmp_path_factory.mktemp("history"))
+
+
+def test_history_runs_livewatch_with_history_at_its_default_and_at_one(
+    history_results: list[CaseResult],
+) -> None:
+    assert [r.variant for r in history_results] == [HISTORY_DEFAULT, HISTORY_ONE]
+    for result in history_results:
+        assert (result.server, result.deliveries, result.missing) == ("livewatch", 1000, 0)
+        assert result.cpu_us_per_delivery > 0
+    found = report.history_ratio(history_results)
+    assert found is not None and found[2] == pytest.approx(found[0] / found[1])
+
+
+def test_a_setting_reaches_the_server_and_a_typo_is_refused(tmp_path: Path) -> None:
+    server = ServerProcess("livewatch", tmp_path, settings={"history_size": "1"})
+    assert server.environment()["LIVEWATCH_HISTORY_SIZE"] == "1"
+    with pytest.raises(ValueError, match="history_sise"):
+        ServerProcess("livewatch", tmp_path, settings={"history_sise": "1"})
+    with pytest.raises(ValueError, match="naive"):
+        ServerProcess("naive", tmp_path, settings={"history_size": "1"})
+
+
+def test_history_memory_is_measured() -> None:
+    memory = measure_history_memory(channels=2, per_channel=100)
+    assert memory.payload_bytes > 50
+    # the payload, a tuple, a seq, a time and a deque slot: more than the payload alone
+    assert memory.payload_bytes < memory.traced_bytes_per_event < 4 * memory.payload_bytes
+    assert memory.publish_us > 0 and memory.publish_us_history_1 > 0
+
+
+def test_report_has_the_storm_history_and_their_targets(
+    results: dict[ServerKind, CaseResult],
+    storm_result: StormResult,
+    history_results: list[CaseResult],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(report, "RESULTS_DIR", tmp_path)
+    memory = HistoryMemory(2, 100, 97, 251.0, 270.0, 24.5, 1.4, 1.4)
+    cases = [results["livewatch"], *history_results]
+    scenario = Scenario("history", "smoke", CLIENTS, events=EVENTS, publishers=4)
+    json_path, md_path, meta = report.write(
+        "smoke",
+        cases,
+        {"history": scenario},
+        "smoke",
+        "test",
+        storm=storm_result,
+        history_memory=memory,
+    )
+    assert [v["scenario"] for v in meta["targets"]] == ["cost", "storm", "history"]
+    saved = json.loads(json_path.read_text())
+    assert saved["storm"]["recovered"] == STORM_CLIENTS
+    assert saved["history_memory"]["payload_bytes"] == 97
+    markdown = md_path.read_text()
+    assert "| history | history 1000/1 |" in markdown
+    assert "reconnect storm:" in markdown and "251 bytes per stored event" in markdown
