@@ -303,7 +303,9 @@ async def serve(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await web.TCPSite(runner, settings.host, settings.port).start()
+        await web.TCPSite(
+            runner, settings.host, settings.port, backlog=settings.listen_backlog
+        ).start()
         await stop.wait()
     finally:
         await runner.cleanup()

@@ -324,6 +324,12 @@ class Settings:
         help="open connections accepted (HTTP and WebSocket); past it: 503; at most the "
         "open-file limit less 128",
     )
+    listen_backlog: int = setting(
+        1024,
+        parser=COUNT,
+        help="connections the kernel queues before livewatch accepts them (a reconnect "
+        "storm arrives at once); the kernel caps it at net.core.somaxconn",
+    )
     header_timeout: float = setting(
         10.0,
         parser=SECONDS,

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -46,12 +46,39 @@ BACKLOG_RETRY_SECONDS = 0.02
 # chunks the loop serves requests, reads and new events in between, and an event published
 # meanwhile joins the write of every connection not yet written.
 FLUSH_CHUNK = 512
+REPLAY_CACHE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class HubFigures:
     connections: int
     queued_frames: int
+
+
+class ReplayFrames:
+    """Frames of replayed events, kept for the next client that replays them: clients that
+    recover together (a reconnect storm) get the same events, and each frame is built
+    once for all of them. Bounded by bytes, oldest out first."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._frames: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
+
+    def frame(self, channel: str, epoch: str, seq: int, payload: bytes) -> bytes:
+        key = (channel, epoch, seq)
+        frame = self._frames.get(key)
+        if frame is not None:
+            self._frames.move_to_end(key)
+            return frame
+        frame = protocol.event_frame(channel, seq, payload)
+        if len(frame) <= self.max_bytes // 16:
+            self._frames[key] = frame
+            self.bytes += len(frame)
+            while self.bytes > self.max_bytes:
+                _, dropped = self._frames.popitem(last=False)
+                self.bytes -= len(dropped)
+        return frame
 
 
 class NotRecovered(StrEnum):
@@ -132,6 +159,7 @@ class Hub:
         self._retry_handle: asyncio.TimerHandle | None = None
         self._closing_tasks: set[asyncio.Task[None]] = set()
         self.flush_chunk = FLUSH_CHUNK
+        self._replayed = ReplayFrames(REPLAY_CACHE_BYTES)
 
     # --- membership -------------------------------------------------------------------
 
@@ -221,7 +249,8 @@ class Hub:
                 subscription = Subscription(
                     channel, page.position, reason is None, reason, len(replay)
                 )
-            frames += [protocol.event_frame(channel, seq, payload) for seq, payload in replay]
+            epoch = page.position.epoch
+            frames += [self._replayed.frame(channel, epoch, seq, data) for seq, data in replay]
             if announce:
                 frames.append(subscription.frame())
             if buffered is not None:

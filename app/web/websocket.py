@@ -77,7 +77,8 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
     )
     hub.add(conn)
     expiry = schedule_expiry(hub, conn)
-    log.info(
+    # One line per connection is a flood in a reconnect storm; the figures are in /metrics.
+    log.debug(
         "connection %s opened from %s: %s", conn.connection_id, conn.remote, ", ".join(channels)
     )
     try:
@@ -98,7 +99,7 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         if expiry is not None:
             expiry.cancel()
         await hub.remove(conn)
-        log.info("connection %s closed (code %s)", conn.connection_id, ws.close_code)
+        log.debug("connection %s closed (code %s)", conn.connection_id, ws.close_code)
     return ws
 
 
