@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import psutil
 
 from app.hub import protocol
+from app.hub.broker import Position
 from app.hub.memory_broker import MemoryBroker
 from app.timeutil import now_rfc3339
 
@@ -38,6 +39,19 @@ class HistoryMemory:
     publish_us_history_1: float  # the same with history 1
 
 
+class NoSubscribers:
+    """A node with nobody subscribed: the broker's own cost alone."""
+
+    def deliver(self, channel: str, seq: int, payload: bytes) -> int:
+        return 0
+
+    def lost(self, channel: str, position: Position, reason: str) -> None:
+        return None
+
+    def audience(self, channel: str) -> int:
+        return 0
+
+
 def typical_payload(n: int) -> bytes:
     return protocol.event_payload(
         "task.started", {"task_id": f"t{n % 1000}", "n": n}, now_rfc3339()
@@ -49,7 +63,7 @@ def _fill(channels: int, per_channel: int, traced: bool) -> tuple[int, int]:
 
     async def fill() -> tuple[int, int]:
         broker = MemoryBroker(history_size=per_channel, history_ttl=3600.0)
-        await broker.start(lambda channel, seq, payload: 0)
+        await broker.start(NoSubscribers())
         process = psutil.Process()
         gc.collect()
         if traced:
@@ -61,7 +75,7 @@ def _fill(channels: int, per_channel: int, traced: bool) -> tuple[int, int]:
             for n in range(per_channel):
                 payload = typical_payload(n)
                 size = len(payload)
-                await broker.publish(channel, payload)
+                await broker.publish([channel], payload)
         gc.collect()
         after = tracemalloc.get_traced_memory()[0] if traced else process.memory_info().rss
         if traced:
@@ -77,12 +91,12 @@ def _publish_us(events: int, history_sizes: tuple[int, ...], repeats: int) -> li
 
     async def timed(size: int, payloads: list[bytes]) -> float:
         broker = MemoryBroker(history_size=size, history_ttl=3600.0)
-        await broker.start(lambda channel, seq, payload: 0)
+        await broker.start(NoSubscribers())
         for payload in payloads[:size]:  # a full history from the start
-            await broker.publish("business:bench", payload)
+            await broker.publish(["business:bench"], payload)
         began = time.perf_counter()
         for payload in payloads:
-            await broker.publish("business:bench", payload)
+            await broker.publish(["business:bench"], payload)
         seconds = time.perf_counter() - began
         await broker.stop()
         return seconds / len(payloads) * 1e6
