@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "app.lifecycle",
             "app.loop_lag",
             "app.logs",
+            "app.memory",
         ),
     ),
 ]

@@ -15,12 +15,14 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 
 from app.hub.broker import HistoryPage, Local, Position, Published
+from app.memory import give_back_free_memory
+
+
+SWEEP_COMPACT = 10_000  # streams dropped in one sweep that make it worth compacting
 
 
 def new_epoch() -> str:
@@ -32,8 +34,9 @@ class Stream:
     epoch: str
     seq: int = 0
     touched: float = 0.0  # monotonic time of the last publish or read
-    # (seq, payload, monotonic time published), oldest first
-    events: deque[tuple[int, bytes, float]] = field(default_factory=deque)
+    # (seq, payload, monotonic time published), oldest first. A list rather than a deque:
+    # a deque starts with a 600-byte block, and most channels hold a few events.
+    events: list[tuple[int, bytes, float]] = field(default_factory=list)
 
 
 class MemoryBroker:
@@ -66,9 +69,12 @@ class MemoryBroker:
 
     def _trim(self, stream: Stream, now: float) -> None:
         events = stream.events
+        drop = max(0, len(events) - self.history_size)
         oldest = now - self.history_ttl
-        while events and (len(events) > self.history_size or events[0][2] < oldest):
-            events.popleft()
+        while drop < len(events) and events[drop][2] < oldest:
+            drop += 1
+        if drop:
+            del events[:drop]
 
     async def publish(self, channels: Sequence[str], payload: bytes) -> list[Published]:
         local = self._local
@@ -99,9 +105,9 @@ class MemoryBroker:
         if since is None:
             start = max(0, len(events) - limit)
         else:
-            # seqs in the deque are consecutive, so the index of since + 1 is arithmetic
+            # seqs in the history are consecutive, so the index of since + 1 is arithmetic
             start = min(len(events), max(0, since + 1 - events[0][0]))
-        chosen = islice(events, start, start + limit)
+        chosen = events[start : start + limit]
         return HistoryPage(position, [(seq, payload) for seq, payload, _ in chosen])
 
     async def subscribe(self, channel: str) -> None:
@@ -129,6 +135,11 @@ class MemoryBroker:
             del self._streams[channel]
         if idle:
             self.epoch = new_epoch()
+        if len(idle) >= SWEEP_COMPACT:
+            # A dict keeps its table at its largest size and the C allocator keeps what
+            # was freed: after a burst of one-shot channels, hand the memory back.
+            self._streams = dict(self._streams)
+            give_back_free_memory()
         return len(idle)
 
     async def _sweep_forever(self) -> None:
