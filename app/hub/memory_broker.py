@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from app.hub.broker import HistoryPage, Local, Position, Published
 from app.memory import give_back_free_memory
 
-
 SWEEP_COMPACT = 10_000  # streams dropped in one sweep that make it worth compacting
 
 
