@@ -176,26 +176,22 @@ def test_serve_help_describes_every_flag_and_names_the_secret_variables(
             assert f"env {env_name(item.name)}" in text
 
 
+def livewatch(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The livewatch command as a real process, to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
 def test_token_refuses_a_short_secret_as_serve_does() -> None:
-    env = {**os.environ, "LIVEWATCH_SECRET": "short"}
-    token = subprocess.run(
-        [sys.executable, "-m", "app", "token", "--user", "u1"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    serve = subprocess.run(
-        [sys.executable, "-m", "app", "serve", "--port", "0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    token = livewatch("token", "--user", "u1", LIVEWATCH_SECRET="short")
+    serve = livewatch("serve", "--port", "0", LIVEWATCH_SECRET="short")
     assert token.returncode == serve.returncode == 2
     assert token.stderr == serve.stderr
     assert "LIVEWATCH_SECRET is 5 characters; use at least 32" in token.stderr
@@ -203,29 +199,16 @@ def test_token_refuses_a_short_secret_as_serve_does() -> None:
 
 def test_token_grants_channels_and_admin() -> None:
     secret = "s" * 32
-    env = {**os.environ, "LIVEWATCH_SECRET": secret}
-    made = subprocess.run(
-        [
-            *(sys.executable, "-m", "app", "token", "--user", "ops"),
-            *("--channel", "deploys:*", "--channel", "builds:web", "--admin"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
+    made = livewatch(
+        *("token", "--user", "ops", "--channel", "deploys:*", "--channel", "builds:web"),
+        "--admin",
+        LIVEWATCH_SECRET=secret,
     )
+    assert made.returncode == 0, made.stderr
     claims = verify_token(secret, made.stdout.strip())
     assert claims.channels == ("deploys:*", "builds:web") and claims.admin is True
-    refused = subprocess.run(
-        [sys.executable, "-m", "app", "token", "--user", "ops", "--channel", "deploys:x*"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    refused = livewatch(
+        "token", "--user", "ops", "--channel", "deploys:x*", LIVEWATCH_SECRET=secret
     )
     assert refused.returncode == 2
     assert "--channel 'deploys:x*'" in refused.stderr

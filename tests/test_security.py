@@ -29,6 +29,15 @@ from tests.conftest import (
 )
 
 SECRET = secrets.token_hex(32)
+# A WebSocket handshake from a page on a domain re-pointed at this machine (DNS rebinding).
+REBOUND_HANDSHAKE = {
+    "Host": "evil.example",
+    "Origin": "http://evil.example",
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 PUBLISH_KEY = secrets.token_hex(32)
 
 
@@ -191,14 +200,7 @@ async def test_with_a_secret_the_origin_never_comes_from_the_request(
     its own Host and Origin, which match each other but not the settings."""
     response = await secure.get(
         f"/api/monitoring/ws?token={token()}",
-        headers={
-            "Host": "evil.example",
-            "Origin": "http://evil.example",
-            "Connection": "Upgrade",
-            "Upgrade": "websocket",
-            "Sec-WebSocket-Version": "13",
-            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-        },
+        headers=REBOUND_HANDSHAKE,
     )
     assert response.status == 403
 
@@ -375,14 +377,7 @@ async def test_open_mode_refuses_a_host_that_is_not_this_machine(
 ) -> None:
     response = await client.get(
         path,
-        headers={
-            "Host": "evil.example",
-            "Origin": "http://evil.example",
-            "Connection": "Upgrade",
-            "Upgrade": "websocket",
-            "Sec-WebSocket-Version": "13",
-            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-        },
+        headers=REBOUND_HANDSHAKE,
     )
     assert response.status == 403
     assert "not a name of this machine" in (await response.json())["error"]
