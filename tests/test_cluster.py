@@ -160,6 +160,65 @@ async def test_a_client_recovers_on_another_node_exactly_once(lab: Lab) -> None:
     await ws.close()
 
 
+async def test_recovering_on_another_node_while_events_keep_coming_is_exactly_once(
+    lab: Lab,
+) -> None:
+    """The replay is read from Redis, the live events come through the node's pub/sub
+    connection: a node that has not yet delivered what the replay already sent must not send
+    it again, nor skip anything."""
+    url, prefix = await lab.shared_redis()
+    a, b = await lab.nodes(2, url, prefix)
+    publishers = [
+        Publisher(
+            lab.session,
+            a.base,
+            lambda n: {"event": "task.started", "data": {"n": n}, "business_id": "flow"},
+            pause=0,
+        )
+        for _ in range(2)
+    ]
+    for publisher in publishers:
+        publisher.start()
+    problems: list[str] = []
+    subscribes = 0
+
+    async def recover_once() -> None:
+        nonlocal subscribes
+        page = await get_json(lab.session, f"{a.base}/api/channels/business:flow/history?limit=1")
+        since = max(0, page["seq"] - 3)
+        async with lab.session.ws_connect(b.base + "/api/monitoring/ws?auto_subscribe=false") as ws:
+            await ws.receive_json(timeout=5)
+            await ws.send_json(
+                {
+                    "type": "subscribe",
+                    "channel": "business:flow",
+                    "since": {"seq": since, "epoch": page["epoch"]},
+                }
+            )
+            last, events = since, 0
+            while events < 20:
+                frame = await ws.receive_json(timeout=5)
+                if frame["type"] == "subscribed":
+                    assert frame["recovered"] is True, frame
+                    if frame["seq"] != last:
+                        problems.append(f"replayed up to {last}, subscribed says {frame['seq']}")
+                elif frame["type"] == "event" and frame["channel"] == "business:flow":
+                    if frame["seq"] != last + 1:
+                        problems.append(f"seq {frame['seq']} after {last}")
+                    last, events = frame["seq"], events + 1
+            subscribes += 1
+
+    try:
+        await asyncio.sleep(0.3)
+        for _ in range(5):
+            await asyncio.gather(*(recover_once() for _ in range(20)))
+    finally:
+        for publisher in publishers:
+            await publisher.stop()
+    assert subscribes == 100
+    assert not problems, f"{len(problems)} of {subscribes} recoveries went wrong: {problems[:5]}"
+
+
 async def test_the_cluster_view_lists_every_node_and_shows_a_dead_one_lapsed(lab: Lab) -> None:
     beat = 0.5
     a, b, c = await three_nodes(lab, cluster_heartbeat=str(beat), collector_interval="0.5")
