@@ -21,7 +21,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -101,6 +101,11 @@ def render_haproxy(template: str, port: int, stats_port: int, nodes: list[tuple[
         .replace("@STATS_PORT@", str(stats_port))
         .replace("@PORT@", str(port))
     )
+
+
+async def command(client: aioredis.Redis, *args: str) -> Any:
+    """A Redis command redis-py has no typed method for (DEBUG SLEEP, CLIENT PAUSE WRITE)."""
+    return await client.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
 def tail(path: Path, lines: int = 15) -> str:
@@ -313,6 +318,7 @@ class Lab:
         self.workdir = workdir
         self.processes: list[Process] = []
         self.prefixes: list[tuple[str, str]] = []
+        self.cleanups: list[Callable[[], Awaitable[None]]] = []
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Lab:
@@ -324,6 +330,9 @@ class Lab:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        for cleanup in reversed(self.cleanups):
+            with contextlib.suppress(Exception):
+                await cleanup()
         # The balancer and the nodes first, so nothing writes keys while they are deleted.
         for process in reversed(self.processes):
             if not isinstance(process, RedisServer):
@@ -411,6 +420,7 @@ class Publisher:
     pause: float = 0.005
     retry_pause: float = 0.05
     acked: dict[int, dict[str, int]] = field(default_factory=dict)  # n -> channel -> seq
+    acked_at: dict[int, float] = field(default_factory=dict)  # n -> when answered 202
     answers: list[Answer] = field(default_factory=list)
     stopping: bool = False
     task: asyncio.Task[None] | None = None
@@ -423,8 +433,15 @@ class Publisher:
         """Stop after the event being published now is acknowledged."""
         self.stopping = True
         assert self.task is not None
-        async with asyncio.timeout(60):
-            await self.task
+        try:
+            async with asyncio.timeout(30):
+                await self.task
+        except TimeoutError:
+            last = self.answers[-1] if self.answers else None
+            raise AssertionError(
+                f"an event was never acknowledged in 30 s: {self.statuses()}; the last answer "
+                f"{last.status if last else None}: {last.body if last else None}"
+            ) from None
 
     async def _run(self) -> None:
         n = 0
@@ -455,6 +472,7 @@ class Publisher:
             self.answers.append(answer)
             if answer.status == 202:
                 self.acked[n] = answer.body["channels"]
+                self.acked_at[n] = answer.answered
                 return
             await asyncio.sleep(self.retry_pause)
 
@@ -470,7 +488,7 @@ class Publisher:
 
 @dataclass
 class Reading:
-    at: float  # monotonic
+    at: float  # monotonic: when both answers were in
     ready: int | str  # /readyz status
     redis: str  # the redis check's status in /api/monitoring/health
 
@@ -496,12 +514,12 @@ class HealthLog:
 
     async def _run(self) -> None:
         while True:
-            at = time.monotonic()
+            started = time.monotonic()
             ready, redis = await asyncio.gather(
                 status_of(self.session, self.node.base + "/readyz"), self.redis_check()
             )
-            self.readings.append(Reading(at, ready, redis))
-            await asyncio.sleep(max(0.0, self.every - (time.monotonic() - at)))
+            self.readings.append(Reading(time.monotonic(), ready, redis))
+            await asyncio.sleep(max(0.0, self.every - (time.monotonic() - started)))
 
     async def redis_check(self) -> str:
         try:
@@ -534,13 +552,14 @@ class HealthLog:
             await asyncio.sleep(0.05)
         return seen
 
-    def summary(self, since: float) -> str:
-        """The readings after `since`, as runs of equal state."""
+    def summary(self, origin: float) -> str:
+        """The readings from just before `origin` on, as runs of equal state, each with its
+        start relative to `origin`."""
         runs: list[str] = []
         last: tuple[int | str, str] | None = None
         for reading in self.readings:
             state = (reading.ready, reading.redis)
-            if reading.at >= since and state != last:
-                runs.append(f"+{reading.at - since:.2f}s {state[0]}/{state[1]}")
+            if reading.at >= origin - 0.3 and state != last:
+                runs.append(f"{reading.at - origin:+.2f}s {state[0]}/{state[1]}")
                 last = state
         return ", ".join(runs)

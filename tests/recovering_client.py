@@ -34,6 +34,7 @@ class Track:
     epoch: str | None = None
     seq: int = 0  # the last event handled, or the position a `subscribed` frame gave
     events: list[tuple[str | None, int, dict[str, Any]]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # monotonic, one per event
     notices: list[dict[str, Any]] = field(default_factory=list)  # recovered: false
     recoveries: list[dict[str, Any]] = field(default_factory=list)  # recovered: true
     problems: list[str] = field(default_factory=list)
@@ -48,6 +49,7 @@ class Track:
             self.problems.append(f"{self.channel}: seq {seq} after {self.seq} ({what})")
         self.seq = seq
         self.events.append((self.epoch, seq, frame["data"]))
+        self.arrivals.append(time.monotonic())
 
     def on_subscribed(self, frame: dict[str, Any]) -> None:
         recovered = frame.get("recovered")
@@ -66,6 +68,10 @@ class Track:
     @property
     def seqs(self) -> list[int]:
         return [seq for _, seq, _ in self.events]
+
+    def first_after(self, moment: float) -> float | None:
+        """When the first event after `moment` arrived."""
+        return next((at for at in self.arrivals if at >= moment), None)
 
     def numbers(self) -> list[int]:
         """The `n` each event carried in its data, in arrival order."""
