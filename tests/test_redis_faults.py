@@ -231,6 +231,27 @@ async def test_redis_paused_loses_nothing_and_is_seen_by_the_health_checks(
     setup.assert_outage_answers(paused, start + pause - 0.1)
 
 
+async def test_a_catch_up_that_fails_while_pub_sub_stays_up_is_tried_again(lab: Lab) -> None:
+    """Writes paused (reads and SUBSCRIBE still work) just as the nodes' pub/sub connections
+    are dropped: they reconnect at once, but reading the missed events times out. They
+    must read them again, not wait for another reconnect that does not come."""
+    setup = await rig(lab)
+    admin = setup.redis.client()
+    start = time.monotonic()
+    await command(admin, "CLIENT", "PAUSE", "2500", "WRITE")
+    paused = time.monotonic()
+    await command(admin, "CLIENT", "KILL", "TYPE", "pubsub")
+    await asyncio.sleep(2.5 - (time.monotonic() - start))
+    end = time.monotonic()
+    await admin.aclose()
+    await asyncio.sleep(1)
+    await setup.finish()
+    setup.report("CLIENT PAUSE WRITE 2.5 s with pub/sub killed", start, end)
+    setup.assert_stayed_connected()
+    setup.assert_nothing_lost()
+    setup.assert_outage_answers(paused, start + 2.4)
+
+
 async def test_a_redis_restart_tells_subscribers_their_channel_was_not_recovered(
     lab: Lab,
 ) -> None:
