@@ -295,6 +295,19 @@ class Balancer(Process):
             await asyncio.sleep(0.1)
 
 
+async def server_states(session: aiohttp.ClientSession, stats_port: int) -> dict[str, str]:
+    """Each node's state (UP, DOWN...) and last check result as HAProxy's status page has them."""
+    async with session.get(f"http://127.0.0.1:{stats_port}/;csv") as response:
+        rows = [line.split(",") for line in (await response.text()).splitlines()]
+    header = rows[0]
+    status, check = header.index("status"), header.index("check_status")
+    return {
+        row[1]: f"{row[status]} {row[check]}".strip()
+        for row in rows[1:]
+        if row[0] == "nodes" and row[1] != "BACKEND"
+    }
+
+
 async def status_of(session: aiohttp.ClientSession, url: str, wait: float = 5.0) -> int | str:
     """The HTTP status of a GET, or the name of the error that stopped it."""
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.cluster import ROOT, get_json, need, status_of
+from tests.cluster import ROOT, get_json, need, server_states, status_of
 from tests.conftest import free_port
 from tests.recovering_client import RecoveringClient
 
@@ -90,6 +90,12 @@ async def test_run_cluster_serves_through_the_balancer_and_stops_on_ctrl_c() -> 
                 ("node3", "up"),
             ]
             assert await status_of(session, f"http://127.0.0.1:{stats_port}/") == 200
+            for _ in range(100):  # HAProxy's first health check of each node passes
+                checks = await server_states(session, stats_port)
+                if set(checks.values()) == {"UP L7OK"}:
+                    break
+                await asyncio.sleep(0.1)
+            assert checks == {"node1": "UP L7OK", "node2": "UP L7OK", "node3": "UP L7OK"}
             await client.stop()
 
         proc.send_signal(signal.SIGINT)

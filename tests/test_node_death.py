@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.cluster import Lab, Publisher
+from tests.cluster import Lab, Publisher, server_states
 from tests.recovering_client import RecoveringClient
 
 pytestmark = pytest.mark.redis
@@ -38,7 +38,11 @@ async def test_a_client_behind_the_balancer_survives_its_node_being_killed(lab: 
 
     await victim.kill()
     killed = time.monotonic()
-    await asyncio.sleep(3)  # publishing on through the balancer meanwhile
+    while (await server_states(lab.session, balancer.stats_port))[victim.name].startswith("UP"):
+        assert time.monotonic() - killed < 5, "HAProxy's checks never took the node out"
+        await asyncio.sleep(0.1)
+    marked_down = time.monotonic() - killed
+    await asyncio.sleep(max(0.0, 3 - marked_down))  # publishing on through the balancer
     await publisher.stop()
     last = max(publisher.seqs(CHANNEL))
     await client.wait_for(CHANNEL, last, within=30)
@@ -46,8 +50,8 @@ async def test_a_client_behind_the_balancer_survives_its_node_being_killed(lab: 
     back = track.first_after(killed)
     print(
         f"\nclient on {victim.name}, killed: reconnected to {client.nodes[1:]}, events again "
-        f"{(back or killed) - killed:.2f} s after the kill; {last} events, publishes "
-        f"{publisher.statuses()}"
+        f"{(back or killed) - killed:.2f} s after the kill; HAProxy took {victim.name} out "
+        f"after {marked_down:.2f} s; {last} events, publishes {publisher.statuses()}"
     )
     assert client.nodes[0] == victim.name and victim.name not in client.nodes[1:]
     assert not track.problems, track.problems[:5]
