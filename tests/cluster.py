@@ -85,14 +85,6 @@ async def delete_keys(url: str, prefix: str) -> None:
         await client.aclose()
 
 
-async def count_keys(url: str, prefix: str) -> int:
-    client = aioredis.Redis.from_url(url, socket_timeout=5)
-    try:
-        return len([key async for key in client.scan_iter(match=f"{prefix}:*", count=500)])
-    finally:
-        await client.aclose()
-
-
 def render_haproxy(template: str, port: int, stats_port: int, nodes: list[tuple[str, int]]) -> str:
     """deploy/haproxy.cfg filled in as deploy/run-cluster does it."""
     servers = "\n".join(f"    server {name} 127.0.0.1:{p} check" for name, p in nodes)
@@ -129,11 +121,6 @@ class Process:
             self.process = await asyncio.create_subprocess_exec(
                 *argv, cwd=ROOT, stdout=out, stderr=asyncio.subprocess.STDOUT
             )
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
 
     @property
     def running(self) -> bool:

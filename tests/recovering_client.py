@@ -15,7 +15,6 @@ sees exactly what the server sent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -183,14 +182,3 @@ class RecoveringClient:
     @property
     def connected(self) -> bool:
         return self.ws is not None and not self.ws.closed
-
-
-@contextlib.asynccontextmanager
-async def clients(*started: RecoveringClient) -> Any:
-    """Stop the clients however the block ends."""
-    try:
-        yield started
-    finally:
-        for client in started:
-            with contextlib.suppress(Exception):
-                await client.stop()
