@@ -4,7 +4,7 @@ RUNTIME := $(VENV)/.runtime
 DEV := $(VENV)/.dev
 CHECKED := app client tests bench
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run cluster test lint typecheck bench clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -22,6 +22,11 @@ $(DEV): $(RUNTIME)
 
 run: $(RUNTIME)
 	$(PY) -m app serve
+
+# Three nodes behind HAProxy with their own Redis, until Ctrl-C (deploy/README.md);
+# e.g. make cluster CLUSTER_ARGS="--port 9000 --nodes 2".
+cluster: $(RUNTIME)
+	$(PY) deploy/run-cluster $(CLUSTER_ARGS)
 
 lint: $(DEV)
 	$(PY) -m ruff check $(CHECKED)

@@ -164,7 +164,14 @@ def make_shared_state(settings: Settings) -> tuple[Broker, IdempotencyStore, Clu
     )
     return (
         broker,
-        RedisIdempotency(broker.commands, settings.redis_prefix, settings.idempotency_window),
+        RedisIdempotency(
+            broker.commands,
+            settings.redis_prefix,
+            settings.idempotency_window,
+            # After the claim come the script and the answer, each at most a connect and a
+            # command timeout, tried twice: the lease outlasts both.
+            lease=8 * settings.health_timeout,
+        ),
         RedisCluster(broker.commands, settings.redis_prefix, settings.cluster_heartbeat),
     )
 

@@ -6,9 +6,9 @@ import asyncio
 import dataclasses
 import json
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
@@ -18,6 +18,9 @@ from aiohttp.test_utils import TestClient
 from app.server import create_app
 from app.settings import Settings
 from app.web import keys
+
+if TYPE_CHECKING:
+    from tests.cluster import Lab
 
 ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 LivewatchClient = TestClient[web.Request, web.Application]
@@ -116,6 +119,16 @@ async def publish(client: LivewatchClient, **body: Any) -> dict[str, Any]:
     result = await response.json()
     assert isinstance(result, dict)
     return result
+
+
+@pytest.fixture
+async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
+    """Real nodes, Redis servers and HAProxy for one test (tests/cluster.py); every process
+    stopped and every key deleted when it ends."""
+    from tests.cluster import Lab
+
+    async with Lab(tmp_path) as started:
+        yield started
 
 
 def free_port() -> int:

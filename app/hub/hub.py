@@ -14,7 +14,10 @@ Subscribing reads the channel's position (and, to recover, its history) from the
 which may take a round trip. Meanwhile the channel's live events for that connection are
 buffered; once the read is back, the replayed events, the `subscribed` frame and the
 buffered events with a later seq go out together, so nothing is missed or sent twice
-(docs/protocol.md, Recovery).
+(docs/protocol.md, Recovery). With a shared broker the read can be ahead of what the broker
+has delivered to this node so far (the replay comes from Redis, the live events through the
+node's own connection): the new subscriber then skips those live events when they arrive,
+up to the seq it was already sent.
 """
 
 from __future__ import annotations
@@ -153,6 +156,9 @@ class Hub:
         self._pending: dict[str, dict[Connection, list[tuple[int, bytes]]]] = {}
         # channel -> the broker's subscribe for it, which every local subscriber awaits
         self._joins: dict[str, asyncio.Future[None]] = {}
+        # channel -> new subscriber -> the seq it was sent up to, in case the broker has not
+        # delivered that far here yet: its live events up to that seq are skipped
+        self._floors: dict[str, dict[Connection, int]] = {}
         self._dirty: list[Connection] = []
         self._backlogged: set[Connection] = set()
         self._flush_scheduled = False
@@ -257,6 +263,9 @@ class Hub:
                 frames += [frame for seq, frame in buffered if seq > page.position.seq]
                 self.channels.setdefault(channel, set()).add(conn)
                 conn.channels.add(channel)
+                top = page.position.seq
+                if top > 0 and (not buffered or buffered[-1][0] <= top):
+                    self._floors.setdefault(channel, {})[conn] = top
                 self.metrics.subscriptions.labels(kind_of(channel)).inc()
             done.append(subscription)
         for frame in frames:
@@ -304,6 +313,9 @@ class Hub:
             return
         conn.channels.discard(channel)
         self.metrics.subscriptions.labels(kind_of(channel)).dec()
+        floors = self._floors.get(channel)
+        if floors is not None and floors.pop(conn, None) is not None and not floors:
+            del self._floors[channel]
         members = self.channels.get(channel)
         if members is not None:
             members.discard(conn)
@@ -319,13 +331,15 @@ class Hub:
 
     def deliver(self, channel: str, seq: int, payload: bytes) -> int:
         """Fan one event out to the channel's local subscribers (the broker calls this)."""
-        members = self.channels.get(channel)
+        members: set[Connection] | None = self.channels.get(channel)
         pending = self._pending.get(channel) if self._pending else None
         if not members and not pending:
             return 0
         started = time.perf_counter()
         frame = protocol.event_frame(channel, seq, payload)
         count = 0
+        if members and channel in self._floors:
+            members = self._past_floor(channel, seq, members)
         if members:
             self._enqueue(members, frame)
             count = len(members)
@@ -337,9 +351,21 @@ class Hub:
         self.metrics.broadcast_duration.observe(time.perf_counter() - started)
         return count
 
+    def _past_floor(self, channel: str, seq: int, members: set[Connection]) -> set[Connection]:
+        """The members that have not been sent this seq yet. The broker delivers in seq
+        order, so a floor this seq has reached is forgotten."""
+        floors = self._floors[channel]
+        ahead = {conn for conn, floor in floors.items() if seq <= floor}
+        for conn in [conn for conn, floor in floors.items() if floor <= seq]:
+            del floors[conn]
+        if not floors:
+            del self._floors[channel]
+        return members - ahead if ahead else members
+
     def lost(self, channel: str, position: Position, reason: str) -> None:
         """The broker lost events of channel that it cannot replay: every local subscriber
         is told as if it had just subscribed and not recovered (docs/protocol.md)."""
+        self._floors.pop(channel, None)  # every member now continues from `position`
         members = self.channels.get(channel)
         if members:
             notice = Subscription(channel, position, False, NotRecovered(reason)).frame()

@@ -111,6 +111,7 @@ class ChannelState:
     seq: int | None = None  # None until the node has read where the channel stands
     epoch: str | None = None
     catching_up: bool = False
+    reading: bool = False  # a catch-up is reading the stream for this state
     again: bool = False  # another catch-up was asked for while one was running
     held: list[tuple[int, str, bytes]] = field(default_factory=list)
 
@@ -145,7 +146,7 @@ class RedisBroker:
         self._reader: asyncio.Task[None] | None = None
         self._reading: asyncio.Task[None] | None = None
         self._heard = 0.0
-        self._catch_ups: dict[str, asyncio.Task[None]] = {}
+        self._catch_ups: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
         # Commands fail fast rather than retry for seconds: a publish during an outage must
         # answer 503 promptly, and the reader reconnects on its own schedule.
@@ -191,7 +192,7 @@ class RedisBroker:
             log.warning("redis broker: not connected yet (%s); retrying", self.last_error)
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._reader, *self._catch_ups.values()) if t is not None]
+        tasks = [t for t in (self._reader, *self._catch_ups) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -402,24 +403,34 @@ class RedisBroker:
         """Read the channel's stream from the last seq delivered here; one read at a time per
         channel, and a request during a read makes another read follow it."""
         state.catching_up = True
-        if channel in self._catch_ups:
+        if state.reading:
             state.again = True
             return
+        state.reading = True
         task = asyncio.create_task(self._catch_up_from_stream(channel, state))
-        self._catch_ups[channel] = task
+        self._catch_ups.add(task)
+        task.add_done_callback(self._catch_ups.discard)
 
     async def _catch_up_from_stream(self, channel: str, state: ChannelState) -> None:
+        delay = self.backoff[0]
         try:
-            while True:
+            while self._states.get(channel) is state:
                 state.again = False
                 try:
                     await self._read_missed(channel, state)
                 except BrokerUnavailable:
-                    return  # still catching up: the reconnect asks again
+                    if not self.connected:
+                        return  # still catching up: the reconnect asks again
+                    # The read failed while pub/sub stays up (Redis paused, a command
+                    # connection dropped): no reconnect will ask again, so read again soon.
+                    await asyncio.sleep(delay)
+                    delay = min(self.backoff[1], delay * 2)
+                    state.again = True
+                    continue
                 if not state.again:
                     break
         finally:
-            del self._catch_ups[channel]
+            state.reading = False
         if self._states.get(channel) is state:
             self._release(channel, state)
 

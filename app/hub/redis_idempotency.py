@@ -1,8 +1,13 @@
 """Idempotent publishing shared by every node through Redis (see hub.idempotency).
 
-The first request with a key claims it with SET NX and the window as its expiry, publishes,
-then stores its answer under the same key. A repeat on any node finds the claim: it gets
-the answer, or waits for it while the first is still publishing.
+The first request with a key claims it with SET NX for a lease, publishes, then stores its
+answer under the same key for the whole window. A repeat on any node finds the claim: it
+gets the answer, or waits for it while the first is still publishing.
+
+The lease is longer than a publish can take while Redis answers (a few command timeouts),
+and no longer: a claim that never gets its answer, because its node died mid-publish or
+because Redis ran the SET NX only after its sender had timed out and given up, lapses with
+it, and a repeat then publishes instead of being refused for the rest of the window.
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ POLL_SECONDS = 0.02
 
 class RedisIdempotency:
     def __init__(
-        self, client: aioredis.Redis, prefix: str, window: float, wait_limit: float = 10.0
+        self, client: aioredis.Redis, prefix: str, window: float, lease: float = 10.0
     ) -> None:
         self._redis = client
         self.prefix = prefix
         self.window_ms = max(1, math.ceil(window * 1000))
-        self.wait_limit = wait_limit
+        self.lease_ms = min(self.window_ms, max(1, math.ceil(lease * 1000)))
+        # A repeat waits out a whole lease: if the claim lapses meanwhile, it publishes.
+        self.wait_limit = lease + 1.0
 
     def _name(self, key: str) -> str:
         return f"{self.prefix}:idem:{hashlib.sha256(key.encode()).hexdigest()}"
@@ -50,7 +57,7 @@ class RedisIdempotency:
         deadline = loop.time() + self.wait_limit
         while True:
             claim = json.dumps({"f": fingerprint})
-            if await self._redis.set(name, claim, nx=True, px=self.window_ms):
+            if await self._redis.set(name, claim, nx=True, px=self.lease_ms):
                 try:
                     answer = await publish()
                 except BaseException:
@@ -59,7 +66,7 @@ class RedisIdempotency:
                     await asyncio.shield(self._redis.delete(name))
                     raise
                 stored = json.dumps({"f": fingerprint, "a": answer})
-                await self._redis.set(name, stored, xx=True, keepttl=True)
+                await self._redis.set(name, stored, xx=True, px=self.window_ms)
                 return answer, False
             raw = await self._redis.get(name)
             if raw is None:
