@@ -148,13 +148,15 @@ class RedisBroker:
         self._heard = 0.0
         self._catch_ups: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
-        # Commands fail fast rather than retry for seconds: a publish during an outage must
-        # answer 503 promptly, and the reader reconnects on its own schedule.
+        # Commands are not retried here: a publish during an outage must answer 503
+        # promptly, the reader reconnects on its own schedule, and a publish script sent
+        # twice after a lost answer would publish twice. The publisher retries, under its
+        # idempotency key.
         self._redis = aioredis.Redis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),
+            retry=Retry(NoBackoff(), 0),
         )
         self._publish = self._redis.register_script(PUBLISH)
         self.commands = self._redis  # shared with the other Redis-backed parts of the node
@@ -260,6 +262,8 @@ class RedisBroker:
     async def _listen(self, *topics: bytes) -> None:
         """SUBSCRIBE and wait until Redis confirms: only then are the topics' messages ours.
         The first SUBSCRIBE opens the pub/sub connection, so the pump starts after it."""
+        if self._pubsub is None:
+            raise BrokerUnavailable(f"redis is unreachable ({self.last_error})")
         loop = asyncio.get_running_loop()
         waits = [self._confirmations.setdefault(t, loop.create_future()) for t in topics]
         await self._pubsub.subscribe(*topics)
@@ -392,7 +396,9 @@ class RedisBroker:
     def _release(self, channel: str, state: ChannelState) -> None:
         """Deliver what was held while the channel caught up, in seq order."""
         state.catching_up = False
-        held, state.held = sorted(state.held), []
+        # In arrival order: pub/sub keeps a channel's publish order, across a change of
+        # epoch too, which a sort by seq would mix up.
+        held, state.held = state.held, []
         for seq, epoch, payload in held:
             if state.catching_up:  # a new gap started another catch-up: keep the rest
                 state.held.append((seq, epoch, payload))
