@@ -1,4 +1,5 @@
-"""python -m bench: run the fan-out scenarios against livewatch and the naive reference."""
+"""python -m bench: run the fan-out scenarios against livewatch and the naive reference, and
+the scrape and collector costs against node_exporter."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import report
+from bench import report, scrape
 from bench.floor import Floor, measure_floor
 from bench.receiver import raise_nofile
 from bench.scenarios import KINDS, CaseResult, Kind, run_case, scenarios
 from bench.servers import SERVER_KINDS, ServerKind
 
 OTHER_LOAD_WARNING = 0.25  # cores used by processes outside the run
+SCRAPE = "scrape"
+CHOICES = (*KINDS, SCRAPE)
 
 
 def _choice(allowed: Sequence[str]) -> type[list[str]] | object:
@@ -40,15 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--scenarios",
-        type=_choice(KINDS),  # type: ignore[arg-type]
-        default=list(KINDS),
-        help=f"comma-separated subset of {','.join(KINDS)} (default: all)",
+        type=_choice(CHOICES),  # type: ignore[arg-type]
+        default=list(CHOICES),
+        help=f"comma-separated subset of {','.join(CHOICES)} (default: all); scrape is "
+        "livewatch's /metrics against node_exporter's, and the collector's overhead",
     )
     parser.add_argument(
         "--servers",
         type=_choice(SERVER_KINDS),  # type: ignore[arg-type]
         default=list(SERVER_KINDS),
-        help="comma-separated subset of livewatch,naive (default: both)",
+        help="comma-separated subset of livewatch,naive (default: both), for the fan-out scenarios",
     )
     parser.add_argument(
         "--receivers",
@@ -82,10 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = scenarios(args.quick, args.receivers, args.client_nice)
     kinds: list[Kind] = [k for k in KINDS if k in args.scenarios]
     servers: list[ServerKind] = [s for s in SERVER_KINDS if s in args.servers]
-    complete = len(kinds) == len(KINDS) and len(servers) == len(SERVER_KINDS)
+    with_scrape = SCRAPE in args.scenarios
+    complete = with_scrape and len(kinds) == len(KINDS) and len(servers) == len(SERVER_KINDS)
     name = args.out or ("quick" if args.quick else "latest" if complete else "partial")
     mode = "quick" if args.quick else "full"
-    raise_nofile(2 * max(chosen[k].clients for k in kinds) + 256)
+    raise_nofile(2 * max((chosen[k].clients for k in kinds), default=0) + 256)
 
     results: list[CaseResult] = []
     began = time.monotonic()
@@ -101,6 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
                 results.append(run_case(scenario, server, workdir))
+        scraped: scrape.ScrapeReport | None = None
+        if with_scrape:
+            print(
+                f"[{time.monotonic() - began:6.1f}s] scrape: livewatch and node_exporter, "
+                "then the collector every 1 s ...",
+                flush=True,
+            )
+            scraped = scrape.run(workdir, args.quick)
     floors: list[Floor] = []
     for kind in kinds:
         if kind in ("latency", "scale"):
@@ -108,18 +121,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[{time.monotonic() - began:6.1f}s] floor: plain sends to {clients} sockets ...")
             floors.append(measure_floor(clients, rounds=40 if clients <= 2000 else 10))
     print()
-    print(report.console_table(results))
+    if results:
+        print(report.console_table(results))
     for floor in floors:
         print(report.floor_line(floor))
-    busy = [r for r in results if r.other_load > OTHER_LOAD_WARNING]
-    for r in busy:
-        print(
-            f"WARNING: other processes used {r.other_load:.2f} cores during {r.scenario}/"
-            f"{r.server}; its figures say more about the machine than about the server"
-        )
+    if scraped is not None:
+        print()
+        print(report.scrape_console(scraped))
+    busy = [(f"{r.scenario}/{r.server}", r.other_load) for r in results]
+    if scraped is not None:
+        busy += [(f"scrape/{r.server}", r.other_load) for r in scraped.results]
+        if scraped.collector is not None:
+            busy.append(("collector", scraped.collector.other_load))
+    for where, load in busy:
+        if load > OTHER_LOAD_WARNING:
+            print(
+                f"WARNING: other processes used {load:.2f} cores during {where}; its figures "
+                "say more about the machine than about the server"
+            )
     command = shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
     json_path, md_path, meta = report.write(
-        name, results, {k: chosen[k] for k in kinds}, mode, command, floors
+        name, results, {k: chosen[k] for k in kinds}, mode, command, floors, scraped
     )
     print()
     for verdict in meta["targets"]:

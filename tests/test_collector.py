@@ -141,26 +141,40 @@ async def test_prometheus_gauges_follow_the_sample(client: LivewatchClient) -> N
 async def test_cpu_is_always_read_on_the_thread_that_primed_it(
     make_client: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """psutil keeps the cpu_percent(interval=None) baseline per thread: a reading on any other
-    thread than the previous one is 0.0 % or an average over an unknown span."""
+    """The CPU shares are measured against the previous reading: every reading, the
+    priming one included, is taken on the collector's one reader thread, so no reading
+    can be measured against another thread's (psutil's cpu_percent() keeps its baseline
+    per thread; livewatch's own baselines are kept for the same one thread)."""
     threads: list[int] = []
-    real = psutil.cpu_percent
+    real = host_reading.CpuPercent.update
 
-    def recording(*args: Any, **kwargs: Any) -> float:
+    def recording(self: host_reading.CpuPercent, *args: Any) -> Any:
         threads.append(threading.get_ident())
-        value: float = real(*args, **kwargs)
-        return value
+        return real(self, *args)
 
-    monkeypatch.setattr(psutil, "cpu_percent", recording)
+    monkeypatch.setattr(host_reading.CpuPercent, "update", recording)
     client = await make_client()
     collector = client.app[keys.COLLECTOR]
     for _ in range(4):
         # Keep the default executor busy, so a to_thread reading would move threads.
         blockers = [asyncio.to_thread(time.sleep, 0.02) for _ in range(3)]
         await asyncio.gather(collector.collect(), *blockers)
-    assert len(threads) == 10, "two priming calls (all cores, per core), then two per sample"
+    assert len(threads) == 5, "one priming reading, then one per sample"
     assert len(set(threads)) == 1
     assert threads[0] != threading.get_ident()
+
+
+def test_cpu_shares_count_as_psutil_does() -> None:
+    cpu = host_reading.CpuPercent()
+    #            user nice system idle iowait irq softirq steal guest guest_nice
+    before = (
+        ("0", (100, 0, 50, 800, 50, 0, 0, 0, 30, 0)),
+        ("1", (0, 0, 0, 1000, 0, 0, 0, 0, 0, 0)),
+    )
+    after = (("0", (160, 0, 70, 820, 50, 0, 0, 0, 60, 0)), ("1", (0, 0, 0, 1100, 0, 0, 0, 0, 0, 0)))
+    assert cpu.update(before) == (0.0, [0.0, 0.0]), "no baseline yet"
+    # core 0: busy 60 + 20 = 80 of 100 (guest time is inside user); core 1: idle.
+    assert cpu.update(after) == (40.0, [80.0, 0.0])
 
 
 # --- what the page gets beyond the basics --------------------------------------------------

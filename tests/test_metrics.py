@@ -448,3 +448,20 @@ async def test_every_exported_family_is_in_the_readme_metrics_table(
             continue
         sample_name = family.samples[0].name if family.type == "counter" else family.name
         assert any(p.match(sample_name) or p.match(family.name) for p in patterns), sample_name
+
+
+async def test_the_host_text_says_what_its_families_say(client: LivewatchClient) -> None:
+    """The templates a scrape fills give the families collect() builds: the same series,
+    and the same values for those rendered once per tick."""
+    await client.app[keys.COLLECTOR].collect()
+    host = client.app[keys.COLLECTOR].metrics.host
+    single = CollectorRegistry()
+    single.register(host)
+    fast = scrape_samples(host.exposition())
+    slow = scrape_samples(generate_latest(single).decode())
+    assert {name: set(values) for name, values in fast.items()} == {
+        name: set(values) for name, values in slow.items()
+    }
+    for name in ("livewatch_memory_MemTotal_bytes", "livewatch_filesystem_size_bytes"):
+        assert fast[name] == slow[name], name
+    assert len(fast) > 100

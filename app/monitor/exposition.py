@@ -18,7 +18,7 @@ see the same series as a scrape.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -110,7 +110,7 @@ class Family:
     def add(self, labelvalues: tuple[str, ...], value: float) -> None:
         self.samples.append((labelvalues, value))
 
-    def render(self, out: list[str]) -> None:
+    def render(self, out: list[str], fmt: Callable[[float], str] = format_value) -> None:
         if not self.samples:
             return
         name = self.name
@@ -118,11 +118,11 @@ class Family:
         names = self.labelnames
         if not names:
             for _, value in self.samples:
-                out.append(f"{name} {format_value(value)}\n")
+                out.append(f"{name} {fmt(value)}\n")
             return
         prefix = TEXTS.prefix
         for values, value in self.samples:
-            out.append(prefix(name, names, values) + format_value(value) + "\n")
+            out.append(prefix(name, names, values) + fmt(value) + "\n")
 
     def metric(self) -> Metric:
         if self.kind == "counter":

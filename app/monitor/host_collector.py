@@ -22,13 +22,13 @@ filesystem labels by node_exporter's mount exclusions (see monitor.filesystems).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
 from app.monitor import procfs
-from app.monitor.exposition import Family, metrics_of, render_families
+from app.monitor.exposition import Family, metrics_of
 from app.monitor.filesystems import FilesystemUsage
 from app.monitor.host_reading import HostReading
 
@@ -139,81 +139,250 @@ class HostCollector:
     def __init__(self, registry: CollectorRegistry, proc: str = procfs.PROC) -> None:
         self.proc = proc
         self.filesystems: tuple[FilesystemUsage, ...] = ()
-        self._tick_families: list[Family] = []
+        self._reading: HostReading | None = None
         self._tick_text = ""
+        self._templates: dict[tuple[str, Hashable], str] = {}
         registry.register(self)
 
     # --- per tick -------------------------------------------------------------------
 
     def observe(self, reading: HostReading) -> None:
-        """Take the collector's latest reading; render its families once, for every
-        scrape until the next one."""
+        """Take the collector's latest reading and render its text once, for every scrape
+        until the next one (through a template made once per shape: the meminfo fields and
+        the filesystems hardly change)."""
         self.filesystems = reading.filesystems
-        self._tick_families = tick_families(reading)
-        self._tick_text = render_families(self._tick_families)
+        self._reading = reading
+        key = ("tick", tick_shape(reading))
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = make_template(tick_families(reading))
+        self._tick_text = template % tuple(tick_values(reading))
 
     # --- per scrape -----------------------------------------------------------------
 
     def scrape_families(self) -> list[Family]:
+        """The families read from /proc now, as objects (for registry.collect())."""
         families: list[Family] = []
-        omitted = Family(
+        for source in self._read_sources():
+            families += source.families()
+        return families
+
+    def scrape_text(self) -> str:
+        """The same families as text, the fast way: each source's text is a template made
+        once per shape (its CPUs, devices, fields) and filled with the values read now, in
+        one formatting operation."""
+        out = []
+        for source in self._read_sources():
+            key = (source.name, source.shape)
+            template = self._templates.get(key)
+            if template is None:
+                if len(self._templates) >= TEMPLATE_LIMIT:
+                    self._templates.clear()
+                template = self._templates[key] = make_template(source.families())
+            out.append(template % tuple(source.values()))
+        return "".join(out)
+
+    def _read_sources(self) -> list[Source]:
+        sources: list[Source] = []
+        omitted: list[tuple[str, int]] = []
+        stat = procfs.read(f"{self.proc}/stat")
+        if stat is not None:
+            sources.append(StatSource(procfs.parse_stat(stat)))
+        net_dev = procfs.read(f"{self.proc}/net/dev")
+        if net_dev is not None:
+            devices, left_out = bounded(procfs.parse_net_dev(net_dev), NETWORK_DEVICE_LIMIT)
+            sources.append(NetworkSource(devices))
+            omitted.append(("network", left_out))
+        diskstats = procfs.read(f"{self.proc}/diskstats")
+        if diskstats is not None:
+            disks, left_out = bounded(procfs.parse_diskstats(diskstats), DISK_DEVICE_LIMIT)
+            sources.append(DiskSource(disks))
+            omitted.append(("disk", left_out))
+        if omitted:
+            sources.append(OmittedSource(omitted))
+        vmstat = procfs.read(f"{self.proc}/vmstat")
+        if vmstat is not None:
+            sources.append(VmstatSource(procfs.parse_vmstat(vmstat)))
+        pressure = []
+        for resource, _, _ in PRESSURE:
+            data = procfs.read(f"{self.proc}/pressure/{resource}")
+            if data is not None:
+                pressure.append((resource, *procfs.parse_pressure(data)))
+        if pressure:
+            sources.append(PressureSource(pressure))
+        return sources
+
+    # --- the two ways out -----------------------------------------------------------
+
+    def exposition(self) -> str:
+        """The text /metrics serves: this tick's rendering and the counters read now."""
+        return self._tick_text + self.scrape_text()
+
+    def collect(self) -> Iterable[Metric]:
+        if self._reading is not None:
+            yield from metrics_of(tick_families(self._reading))
+        yield from metrics_of(self.scrape_families())
+
+
+TEMPLATE_LIMIT = 256
+MARK = "\x00"
+
+
+def make_template(families: list[Family]) -> str:
+    """The families' text with a %s where each value goes, in the order of their samples."""
+    out: list[str] = []
+    for family in families:
+        family.render(out, lambda _: MARK)
+    return "".join(out).replace("%", "%%").replace(MARK, "%s")
+
+
+class Source:
+    """One /proc file read for a scrape: its shape (what its template depends on), its
+    values in the order of its families' samples, and those families."""
+
+    name = ""
+    shape: Hashable = ()
+
+    def values(self) -> list[float]:
+        raise NotImplementedError
+
+    def families(self) -> list[Family]:
+        raise NotImplementedError
+
+
+class StatSource(Source):
+    name = "stat"
+
+    def __init__(self, stat: procfs.Stat) -> None:
+        self.stat = stat
+        self.shape = tuple(name for name, _ in stat.cpus)
+
+    def values(self) -> list[float]:
+        hz = procfs.TICKS_PER_SECOND
+        stat = self.stat
+        values: list[float] = [tick / hz for _, ticks in stat.cpus for tick in ticks[:8]]
+        values += [ticks[index] / hz for _, ticks in stat.cpus for _, index in GUEST_MODES]
+        values += [stat.context_switches, stat.forks, stat.interrupts]
+        values += [stat.procs_running, stat.procs_blocked, stat.boot_time]
+        return values
+
+    def families(self) -> list[Family]:
+        return stat_families(self.stat)
+
+
+class NetworkSource(Source):
+    name = "network"
+
+    def __init__(self, devices: list[tuple[str, list[int]]]) -> None:
+        self.devices = devices
+        self.shape = tuple(device for device, _ in devices)
+
+    def values(self) -> list[float]:
+        return [
+            counters[column] for _, _, column in NETWORK_FAMILIES for _, counters in self.devices
+        ]
+
+    def families(self) -> list[Family]:
+        return network_families(self.devices)
+
+
+class DiskSource(Source):
+    name = "disk"
+
+    def __init__(self, disks: list[tuple[str, list[int]]]) -> None:
+        self.disks = disks
+        self.shape = tuple(disk for disk, _ in disks)
+
+    def values(self) -> list[float]:
+        values: list[float] = []
+        for _, _, column, scale in DISK_FAMILIES:
+            if scale is None:
+                values += [counters[column] for _, counters in self.disks]
+            else:
+                values += [counters[column] * scale for _, counters in self.disks]
+        values += [counters[procfs.DISK_IO_NOW] for _, counters in self.disks]
+        return values
+
+    def families(self) -> list[Family]:
+        return disk_families(self.disks)
+
+
+class OmittedSource(Source):
+    name = "omitted"
+
+    def __init__(self, omitted: list[tuple[str, int]]) -> None:
+        self.omitted = omitted
+        self.shape = tuple(kind for kind, _ in omitted)
+
+    def values(self) -> list[float]:
+        return [count for _, count in self.omitted]
+
+    def families(self) -> list[Family]:
+        family = Family(
             "livewatch_devices_omitted",
             "gauge",
             "Network devices and disks left out of the per-device families, past the limit "
             "of devices each reports.",
             ("kind",),
         )
-        stat = procfs.read(f"{self.proc}/stat")
-        if stat is not None:
-            families += stat_families(procfs.parse_stat(stat))
-        net_dev = procfs.read(f"{self.proc}/net/dev")
-        if net_dev is not None:
-            devices, left_out = bounded(procfs.parse_net_dev(net_dev), NETWORK_DEVICE_LIMIT)
-            families += network_families(devices)
-            omitted.add(("network",), left_out)
-        diskstats = procfs.read(f"{self.proc}/diskstats")
-        if diskstats is not None:
-            disks, left_out = bounded(procfs.parse_diskstats(diskstats), DISK_DEVICE_LIMIT)
-            families += disk_families(disks)
-            omitted.add(("disk",), left_out)
-        families.append(omitted)
-        vmstat = procfs.read(f"{self.proc}/vmstat")
-        if vmstat is not None:
-            families += [
-                Family(
-                    f"livewatch_vmstat_{key}",
-                    "untyped",
-                    f"/proc/vmstat information field {key}.",
-                    samples=[((), value)],
-                )
-                for key, value in procfs.parse_vmstat(vmstat)
-            ]
-        families += self.pressure_families()
-        return families
+        for kind, count in self.omitted:
+            family.add((kind,), count)
+        return [family]
 
-    def pressure_families(self) -> list[Family]:
+
+class VmstatSource(Source):
+    name = "vmstat"
+
+    def __init__(self, fields: list[tuple[str, int]]) -> None:
+        self.fields = fields
+        self.shape = tuple(key for key, _ in fields)
+
+    def values(self) -> list[float]:
+        return [value for _, value in self.fields]
+
+    def families(self) -> list[Family]:
+        return [
+            Family(
+                f"livewatch_vmstat_{key}",
+                "untyped",
+                f"/proc/vmstat information field {key}.",
+                samples=[((), value)],
+            )
+            for key, value in self.fields
+        ]
+
+
+class PressureSource(Source):
+    name = "pressure"
+
+    def __init__(self, readings: list[tuple[str, int, int | None]]) -> None:
+        self.readings = readings
+        self.shape = tuple((resource, full is not None) for resource, _, full in readings)
+
+    def values(self) -> list[float]:
+        values = []
+        for resource, some, full in self.readings:
+            values.append(some / 1e6)
+            if full is not None and FULL_FAMILY[resource] is not None:
+                values.append(full / 1e6)
+        return values
+
+    def families(self) -> list[Family]:
         families = []
-        for resource, some_name, full_name in PRESSURE:
-            data = procfs.read(f"{self.proc}/pressure/{resource}")
-            if data is None:
-                continue
-            some, full = procfs.parse_pressure(data)
+        for resource, some, full in self.readings:
             help_text = PRESSURE_HELP["waiting"].format(resource=resource)
-            families.append(Family(some_name, "counter", help_text, samples=[((), some / 1e6)]))
+            families.append(
+                Family(SOME_FAMILY[resource], "counter", help_text, samples=[((), some / 1e6)])
+            )
+            full_name = FULL_FAMILY[resource]
             if full_name is not None and full is not None:
                 help_text = PRESSURE_HELP["stalled"].format(resource=resource)
                 families.append(Family(full_name, "counter", help_text, samples=[((), full / 1e6)]))
         return families
 
-    # --- the two ways out -----------------------------------------------------------
 
-    def exposition(self) -> str:
-        """The text /metrics serves: this tick's rendering and the counters read now."""
-        return self._tick_text + render_families(self.scrape_families())
-
-    def collect(self) -> Iterable[Metric]:
-        yield from metrics_of(self._tick_families)
-        yield from metrics_of(self.scrape_families())
+SOME_FAMILY = {resource: some for resource, some, _ in PRESSURE}
+FULL_FAMILY = {resource: full for resource, _, full in PRESSURE}
 
 
 def stat_families(stat: procfs.Stat) -> list[Family]:
@@ -333,6 +502,39 @@ def tick_families(reading: HostReading) -> list[Family]:
         families.append(gauge(f"livewatch_load{window}", f"{window}-minute load average.", load))
     families += filesystem_families(reading.filesystems)
     return families
+
+
+def tick_shape(reading: HostReading) -> Hashable:
+    return (
+        tuple(field for field, _, _ in reading.meminfo),
+        reading.file_handles is not None,
+        tuple((fs.device, fs.fstype, fs.mountpoint) for fs in reading.filesystems),
+    )
+
+
+def tick_values(reading: HostReading) -> list[float]:
+    """The values of tick_families(reading), in the order of their samples."""
+    host = reading.figures
+    values: list[float] = [
+        host.cpu_percent / 100,
+        host.memory_total_bytes,
+        reading.memory_available_bytes,
+        host.memory_used_bytes,
+        host.memory_percent / 100,
+    ]
+    values += [value for _, value, _ in reading.meminfo]
+    if reading.file_handles is not None:
+        values += reading.file_handles
+    values += [host.load_1, host.load_5, host.load_15]
+    filesystems = reading.filesystems
+    values += [fs.size_bytes for fs in filesystems]
+    values += [fs.free_bytes for fs in filesystems]
+    values += [fs.avail_bytes for fs in filesystems]
+    values += [fs.used_ratio for fs in filesystems]
+    values += [1 if fs.readonly else 0 for fs in filesystems]
+    values += [fs.files for fs in filesystems]
+    values += [fs.files_free for fs in filesystems]
+    return values
 
 
 def filesystem_families(filesystems: tuple[FilesystemUsage, ...]) -> list[Family]:

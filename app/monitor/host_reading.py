@@ -72,49 +72,124 @@ class Rate:
         )
 
 
+class CpuPercent:
+    """CPU busy share per core and over all cores since the previous reading, from one
+    read of /proc/stat, the way psutil.cpu_percent() counts it (busy is everything but
+    idle and iowait; guest time is inside user already)."""
+
+    def __init__(self) -> None:
+        self._last: list[tuple[int, ...]] | None = None
+
+    def update(self, cpus: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[float, list[float]]:
+        now = [ticks[:8] for _, ticks in cpus]
+        last, self._last = self._last, now
+        if last is None or len(last) != len(now):
+            return 0.0, [0.0] * len(now)
+        per_core = []
+        busy_sum = total_sum = 0
+        for before, after in zip(last, now, strict=True):
+            deltas = [max(0, a - b) for a, b in zip(after, before, strict=True)]
+            total = sum(deltas)
+            busy = total - deltas[3] - deltas[4]  # idle, iowait
+            busy_sum += busy
+            total_sum += total
+            per_core.append(busy_percent(busy, total))
+        return busy_percent(busy_sum, total_sum), per_core
+
+
+def busy_percent(busy: int, total: int) -> float:
+    return round(min(100.0, max(0.0, busy / total * 100)), 1) if total > 0 else 0.0
+
+
+def network_totals() -> tuple[int, int]:
+    """Bytes sent and received over all network devices (as psutil.net_io_counters())."""
+    data = procfs.read(f"{procfs.PROC}/net/dev")
+    if data is None:
+        net = psutil.net_io_counters()
+        return net.bytes_sent, net.bytes_recv
+    devices = procfs.parse_net_dev(data)
+    sent = sum(counters[procfs.NET_TRANSMIT_BYTES] for _, counters in devices)
+    received = sum(counters[procfs.NET_RECEIVE_BYTES] for _, counters in devices)
+    return sent, received
+
+
 def disk_totals() -> tuple[int, int]:
     """Bytes read and written, summed over the disks /metrics reports (whole disks, not
     their partitions, so nothing is counted twice)."""
+    data = procfs.read(f"{procfs.PROC}/diskstats")
+    if data is not None:
+        disks = procfs.parse_diskstats(data)
+        read = sum(counters[procfs.DISK_READ_SECTORS] for _, counters in disks)
+        written = sum(counters[procfs.DISK_WRITTEN_SECTORS] for _, counters in disks)
+        return read * procfs.SECTOR_BYTES, written * procfs.SECTOR_BYTES
     try:
-        disks = psutil.disk_io_counters(perdisk=True, nowrap=True)
+        counters = psutil.disk_io_counters(perdisk=True, nowrap=True)
     except (OSError, RuntimeError):  # no disks (some containers)
         return 0, 0
-    read = written = 0
-    for name, counters in disks.items():
-        if not procfs.DISK_DEVICES_EXCLUDE.match(name):
-            read += counters.read_bytes
-            written += counters.write_bytes
-    return read, written
+    kept = [c for name, c in counters.items() if not procfs.DISK_DEVICES_EXCLUDE.match(name)]
+    return sum(c.read_bytes for c in kept), sum(c.write_bytes for c in kept)
+
+
+@dataclass(frozen=True)
+class Memory:
+    total: int
+    available: int
+    percent: float
+    meminfo: tuple[tuple[str, int, bool], ...]
+
+
+def read_memory() -> Memory:
+    """Physical memory from /proc/meminfo, with psutil.virtual_memory()'s figures (used is
+    total minus available); psutil where there is no /proc."""
+    data = procfs.read(f"{procfs.PROC}/meminfo")
+    fields = tuple(procfs.parse_meminfo(data)) if data else ()
+    values = {name: value for name, value, _ in fields}
+    total = values.get("MemTotal")
+    available = values.get("MemAvailable")
+    if not total or available is None:
+        memory = psutil.virtual_memory()
+        return Memory(memory.total, memory.available, memory.percent, fields)
+    return Memory(total, available, busy_percent(total - available, total), fields)
 
 
 class HostReader:
     def __init__(self, disk_path: str) -> None:
         self.disk_path = disk_path
+        self._cpu = CpuPercent()
         self._network = Rate()
         self._disks = Rate()
         self._processes = ProcessTop()
 
+    def cpu(self) -> tuple[float, tuple[float, ...]]:
+        data = procfs.read(f"{procfs.PROC}/stat")
+        if data is None:
+            return (
+                psutil.cpu_percent(interval=None),
+                tuple(psutil.cpu_percent(interval=None, percpu=True)),
+            )
+        total, per_core = self._cpu.update(procfs.parse_stat(data).cpus)
+        return total, tuple(per_core)
+
     def prime(self) -> None:
-        """Set every baseline, one period before the first sample: cpu_percent(), the
-        rates and the processes' CPU all measure since the previous call."""
-        psutil.cpu_percent(interval=None)
-        psutil.cpu_percent(interval=None, percpu=True)
-        net = psutil.net_io_counters()
-        self._network.update(net.bytes_sent, net.bytes_recv)
+        """Set every baseline, one period before the first sample: the CPU shares, the
+        rates and the processes' CPU all measure since the previous reading."""
+        self.cpu()
+        self._network.update(*network_totals())
         self._disks.update(*disk_totals())
-        self._processes.read(psutil.virtual_memory().total)
+        self._processes.read(read_memory().total)
 
     def read(self) -> HostReading:
         """Read the host. Blocking: call it from the collector's reader thread."""
-        memory = psutil.virtual_memory()
+        memory = read_memory()
+        cpu_percent, per_core = self.cpu()
         disk = psutil.disk_usage(self.disk_path)
         load_1, load_5, load_15 = os.getloadavg()
-        net = psutil.net_io_counters()
-        sent_rate, recv_rate = self._network.update(net.bytes_sent, net.bytes_recv)
+        bytes_sent, bytes_recv = network_totals()
+        sent_rate, recv_rate = self._network.update(bytes_sent, bytes_recv)
         read_rate, write_rate = self._disks.update(*disk_totals())
         figures = HostFigures(
-            cpu_percent=psutil.cpu_percent(interval=None),
-            cpu_percent_per_core=tuple(psutil.cpu_percent(interval=None, percpu=True)),
+            cpu_percent=cpu_percent,
+            cpu_percent_per_core=per_core,
             memory_percent=memory.percent,
             memory_used_bytes=memory.total - memory.available,
             memory_total_bytes=memory.total,
@@ -125,20 +200,19 @@ class HostReader:
             load_1=round(load_1, 2),
             load_5=round(load_5, 2),
             load_15=round(load_15, 2),
-            net_bytes_sent=net.bytes_sent,
-            net_bytes_recv=net.bytes_recv,
+            net_bytes_sent=bytes_sent,
+            net_bytes_recv=bytes_recv,
             net_sent_bytes_per_second=sent_rate,
             net_recv_bytes_per_second=recv_rate,
             disk_read_bytes_per_second=read_rate,
             disk_write_bytes_per_second=write_rate,
             top_processes=self._processes.read(memory.total),
         )
-        meminfo = procfs.read(f"{procfs.PROC}/meminfo")
         file_nr = procfs.read(f"{procfs.PROC}/sys/fs/file-nr")
         return HostReading(
             figures=figures,
             memory_available_bytes=memory.available,
             filesystems=read_filesystems(self.disk_path),
-            meminfo=tuple(procfs.parse_meminfo(meminfo)) if meminfo else (),
+            meminfo=memory.meminfo,
             file_handles=procfs.parse_file_nr(file_nr) if file_nr else None,
         )

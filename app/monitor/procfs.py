@@ -191,35 +191,40 @@ def parse_vmstat(data: bytes) -> list[tuple[str, int]]:
 @dataclass(frozen=True, slots=True)
 class ProcessStat:
     pid: int
-    name: str
     start_ticks: int  # when it started, in ticks since boot: (pid, start) names it uniquely
     cpu_ticks: int  # user + system time
     rss_bytes: int
+    stat: bytes  # the whole line, for the name of the few that are shown
+
+    @property
+    def name(self) -> str:
+        """The kernel's name of the process: it sits in parentheses and may hold spaces or
+        parentheses itself, so it ends at the last ')'."""
+        stat = self.stat
+        return stat[stat.find(b"(") + 1 : stat.rfind(b")")].decode(errors="replace")
 
 
 def parse_process_stat(pid: int, data: bytes) -> ProcessStat | None:
-    """/proc/PID/stat: the name sits in parentheses and may hold spaces or parentheses
-    itself, so the fields are counted from the last ')'."""
+    """/proc/PID/stat, its fields counted from the last ')' (the name's end)."""
     close = data.rfind(b")")
     if close < 0:
         return None
-    name = data[data.find(b"(") + 1 : close].decode(errors="replace")
-    fields = data[close + 2 :].split()
+    fields = data[close + 2 :].split(None, 22)
     if len(fields) < 22:
         return None
     # fields[0] is field 3 (state) of proc(5): utime 14, stime 15, starttime 22, rss 24.
     return ProcessStat(
         pid=pid,
-        name=name,
         start_ticks=int(fields[19]),
         cpu_ticks=int(fields[11]) + int(fields[12]),
         rss_bytes=int(fields[21]) * PAGE_SIZE,
+        stat=data,
     )
 
 
 def read_processes(proc: str = PROC) -> list[ProcessStat]:
-    """Every process /proc lists, one read of /proc/PID/stat each; those that end while
-    the table is read are left out."""
+    """Every process /proc lists, one read of /proc/PID/stat each (a few hundred bytes:
+    one os.read takes it whole); those that end while the table is read are left out."""
     found = []
     try:
         entries = os.listdir(proc)
@@ -228,9 +233,16 @@ def read_processes(proc: str = PROC) -> list[ProcessStat]:
     for entry in entries:
         if not entry.isdigit():
             continue
-        data = read(f"{proc}/{entry}/stat")
-        if data is None:
+        try:
+            fd = os.open(f"{proc}/{entry}/stat", os.O_RDONLY)
+        except OSError:
             continue
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
         process = parse_process_stat(int(entry), data)
         if process is not None:
             found.append(process)
