@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     servers: list[ServerKind] = [s for s in SERVER_KINDS if s in args.servers]
     with_scrape = SCRAPE in args.scenarios
     complete = with_scrape and len(kinds) == len(KINDS) and len(servers) == len(SERVER_KINDS)
-    name = args.out or ("quick" if args.quick else "latest" if complete else "partial")
+    name = args.out or (("quick" if args.quick else "latest") if complete else "partial")
     mode = "quick" if args.quick else "full"
     raise_nofile(2 * max((chosen[k].clients for k in kinds), default=0) + 256)
 
