@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         default=None,
         help="results name under bench/results/ (default: latest for a complete full run, "
-        "quick for --quick, partial otherwise)",
+        "quick for a complete --quick run, partial otherwise)",
     )
     return parser
 
