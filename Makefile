@@ -2,9 +2,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime
 DEV := $(VENV)/.dev
-CHECKED := app client tests bench
+CHECKED := app client tests bench grafana
 
-.PHONY: run cluster test lint typecheck bench clean
+.PHONY: run cluster test lint typecheck bench dashboards clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -39,6 +39,10 @@ test: lint
 
 bench: $(DEV)
 	$(PY) -m bench
+
+# grafana/dashboards/livewatch-overview.json is this generator's output; tests check it is.
+dashboards: $(DEV)
+	$(PY) grafana/dashboard.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,7 @@ import aiohttp_jinja2
 import jinja2
 import redis.asyncio as aioredis
 from aiohttp import WSCloseCode, web
-from prometheus_client import CollectorRegistry, Info, PlatformCollector, ProcessCollector
+from prometheus_client import Info, PlatformCollector, ProcessCollector
 
 from app import __version__
 from app.hub.broker import Broker
@@ -37,6 +37,7 @@ from app.monitor import checks
 from app.monitor.alert_store import AlertStore
 from app.monitor.alerts import AlertEngine, default_rules
 from app.monitor.collector import Collector
+from app.monitor.exposition import Registry
 from app.monitor.health import HealthRegistry
 from app.monitor.health_watch import HealthWatch
 from app.monitor.heartbeat import Heartbeat
@@ -75,7 +76,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.LIFECYCLE] = Lifecycle()
 
-    registry = CollectorRegistry(auto_describe=True)
+    registry = Registry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     Info("livewatch_build", "The running livewatch version.", registry=registry).info(

@@ -1,4 +1,5 @@
-"""python -m bench: run the fan-out scenarios against livewatch and the naive reference."""
+"""python -m bench: run the fan-out scenarios against livewatch and the naive reference, and
+the scrape and collector costs against node_exporter."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import history, report, storm
+from bench import history, report, scrape, storm
 from bench.floor import Floor, measure_floor
 from bench.history import HistoryMemory, measure_history_memory
 from bench.receiver import raise_nofile
@@ -27,6 +28,8 @@ from bench.servers import SERVER_KINDS, ServerKind
 from bench.storm import StormResult, run_storm
 
 OTHER_LOAD_WARNING = 0.25  # cores used by processes outside the run
+SCRAPE = "scrape"
+CHOICES = (*KINDS, SCRAPE)
 
 
 def _choice(allowed: Sequence[str]) -> type[list[str]] | object:
@@ -50,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--scenarios",
-        type=_choice(KINDS),  # type: ignore[arg-type]
-        default=list(KINDS),
-        help=f"comma-separated subset of {','.join(KINDS)} (default: all)",
+        type=_choice(CHOICES),  # type: ignore[arg-type]
+        default=list(CHOICES),
+        help=f"comma-separated subset of {','.join(CHOICES)} (default: all); scrape is "
+        "livewatch's /metrics against node_exporter's, and the collector's overhead",
     )
     parser.add_argument(
         "--servers",
@@ -100,10 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = scenarios(args.quick, args.receivers, args.client_nice, args.storm_spread)
     kinds: list[Kind] = [k for k in KINDS if k in args.scenarios]
     servers: list[ServerKind] = [s for s in SERVER_KINDS if s in args.servers]
-    complete = len(kinds) == len(KINDS) and len(servers) == len(SERVER_KINDS)
-    name = args.out or ("quick" if args.quick else "latest" if complete else "partial")
+    with_scrape = SCRAPE in args.scenarios
+    complete = with_scrape and len(kinds) == len(KINDS) and len(servers) == len(SERVER_KINDS)
+    name = args.out or (("quick" if args.quick else "latest") if complete else "partial")
     mode = "quick" if args.quick else "full"
-    raise_nofile(2 * max(chosen[k].clients for k in kinds) + 256)
+    raise_nofile(2 * max((chosen[k].clients for k in kinds), default=0) + 256)
 
     results: list[CaseResult] = []
     storm_result: StormResult | None = None
@@ -138,6 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
                 results.append(run_case(scenario, server, workdir))
+        scraped: scrape.ScrapeReport | None = None
+        if with_scrape:
+            print(
+                f"[{time.monotonic() - began:6.1f}s] scrape: livewatch and node_exporter, "
+                "then the collector every 1 s ...",
+                flush=True,
+            )
+            scraped = scrape.run(workdir, args.quick)
     floors: list[Floor] = []
     for kind in kinds:
         if kind in ("latency", "scale"):
@@ -149,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report.console_table(results))
     for floor in floors:
         print(report.floor_line(floor))
+    if scraped is not None:
+        print()
+        print(report.scrape_console(scraped))
     if storm_result is not None:
         print("\n".join(storm.summary(storm_result)))
     if history_memory is not None:
@@ -160,6 +176,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if storm_result is not None and storm_result.other_load > OTHER_LOAD_WARNING:
         busy.append(("storm/livewatch", storm_result.other_load))
+    if scraped is not None:
+        busy += [
+            (f"scrape/{r.server}", r.other_load)
+            for r in scraped.results
+            if r.other_load > OTHER_LOAD_WARNING
+        ]
+        if scraped.collector is not None and scraped.collector.other_load > OTHER_LOAD_WARNING:
+            busy.append(("collector", scraped.collector.other_load))
     for case, load in busy:
         print(
             f"WARNING: other processes used {load:.2f} cores during {case}; "
@@ -175,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         floors,
         storm=storm_result,
         history_memory=history_memory,
+        scrape=scraped,
     )
     print()
     for verdict in meta["targets"]:

@@ -17,20 +17,22 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import psutil
 from aiohttp import WSMsgType, web
+
+from app.monitor.host_reading import HostReader
+from app.monitor.sample import Sample
 
 Channels = dict[str, set[web.WebSocketResponse]]
 
 CHANNELS = web.AppKey("channels", Channels)
 SEQS = web.AppKey("seqs", dict[str, int])
 INTERVAL = web.AppKey("interval", float)
+READER = web.AppKey("reader", HostReader)
 
 
 def now_rfc3339() -> str:
@@ -100,28 +102,11 @@ async def livez(request: web.Request) -> web.Response:
 
 
 def sample(app: web.Application) -> dict[str, Any]:
-    memory = psutil.virtual_memory()
-    disk = psutil.disk_usage("/")
-    load_1, load_5, load_15 = os.getloadavg()
-    net = psutil.net_io_counters()
-    return {
-        "cpu_percent": psutil.cpu_percent(interval=None),
-        "memory_percent": memory.percent,
-        "memory_used_bytes": memory.total - memory.available,
-        "memory_total_bytes": memory.total,
-        "disk_percent": disk.percent,
-        "disk_used_bytes": disk.used,
-        "disk_total_bytes": disk.total,
-        "disk_path": "/",
-        "load_1": round(load_1, 2),
-        "load_5": round(load_5, 2),
-        "load_15": round(load_15, 2),
-        "net_bytes_sent": net.bytes_sent,
-        "net_bytes_recv": net.bytes_recv,
-        "active_connections": sum(len(members) for members in app[CHANNELS].values()),
-        "queued_frames": 0,
-        "timestamp": now_rfc3339(),
-    }
+    """The same sample livewatch sends (livewatch's own host reader, on the loop), so both
+    servers fan out frames of the same size."""
+    reading = app[READER].read()
+    active = sum(len(members) for members in app[CHANNELS].values())
+    return Sample.of(reading.figures, "naive", active, 0, now_rfc3339()).as_dict()
 
 
 async def collector(app: web.Application) -> None:
@@ -146,6 +131,7 @@ def create_app(collector_interval: float = 0.0) -> web.Application:
     app[CHANNELS] = {}
     app[SEQS] = {}
     app[INTERVAL] = collector_interval
+    app[READER] = HostReader("/")
     app.add_routes(
         [
             web.get("/api/monitoring/ws", websocket),
@@ -168,8 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
-    psutil.cpu_percent(interval=None)
-    web.run_app(create_app(args.collector_interval), host=args.host, port=args.port, print=None)
+    app = create_app(args.collector_interval)
+    app[READER].prime()
+    web.run_app(app, host=args.host, port=args.port, print=None)
     return 0
 
 

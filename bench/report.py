@@ -26,6 +26,7 @@ from bench.scenarios import (
     Scenario,
     pooled_us_per_delivery,
 )
+from bench.scrape import CollectorResult, ScrapeReport, ScrapeResult
 from bench.storm import StormResult
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -327,6 +328,126 @@ def extra_lines(meta: dict[str, Any]) -> list[str]:
     return lines
 
 
+SCRAPE_P50_TARGET_MS = 2.0
+COLLECTOR_TARGET = 0.005  # of one core
+
+
+def scrape_verdicts(scrape: ScrapeReport) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    lw = next((r for r in scrape.results if r.server == "livewatch"), None)
+    ne = next((r for r in scrape.results if r.server == "node_exporter"), None)
+    if lw is not None:
+        ok = lw.p50_ms <= SCRAPE_P50_TARGET_MS
+        text = f"p50 {lw.p50_ms:.2f} ms, {lw.cpu_us_per_series:.2f} us CPU per series"
+        if ne is not None:
+            ok = ok and lw.cpu_us_per_series <= ne.cpu_us_per_series
+            text += (
+                f" against node_exporter's {ne.cpu_us_per_series:.2f} us "
+                f"(livewatch/node_exporter {lw.cpu_us_per_series / ne.cpu_us_per_series:.2f})"
+            )
+        found.append(
+            {
+                "scenario": "scrape",
+                "target": "CPU per series <= node_exporter's, p50 <= 2 ms",
+                "measured": text,
+                "met": ok,
+            }
+        )
+    if scrape.collector is not None:
+        c = scrape.collector
+        found.append(
+            {
+                "scenario": "collector",
+                "target": "<= 0.5 % of one core at a 1 s interval",
+                "measured": f"{c.core_share:.2%} of one core ({c.cpu_ms_per_sample:.2f} ms CPU "
+                f"per sample, {c.processes} processes on the host)",
+                "met": c.core_share <= COLLECTOR_TARGET,
+            }
+        )
+    return found
+
+
+SCRAPE_COLUMNS = (
+    "exporter",
+    "series",
+    "gzip'd bytes",
+    "CPU ms/scrape",
+    "CPU us/series",
+    "p50 ms",
+    "p99 ms",
+    "other load",
+)
+
+
+def _scrape_row(r: ScrapeResult) -> list[str]:
+    return [
+        f"{r.server} {r.version}",
+        f"{r.series:,}",
+        f"{r.body_bytes:,}",
+        f"{r.cpu_ms_per_scrape:.2f}",
+        f"{r.cpu_us_per_series:.2f}",
+        f"{r.p50_ms:.2f}",
+        f"{r.p99_ms:.2f}",
+        f"{r.other_load:.2f} cores",
+    ]
+
+
+def scrape_rows(scrape: ScrapeReport) -> list[list[str]]:
+    rows = [_scrape_row(r) for r in scrape.results]
+    if len(scrape.results) == 2:
+        lw, ne = scrape.results
+        rows.append(
+            [
+                "livewatch/node_exporter",
+                f"{lw.series / ne.series:.2f}",
+                f"{lw.body_bytes / ne.body_bytes:.2f}",
+                f"{lw.cpu_ms_per_scrape / ne.cpu_ms_per_scrape:.2f}",
+                f"{lw.cpu_us_per_series / ne.cpu_us_per_series:.2f}",
+                f"{lw.p50_ms / ne.p50_ms:.2f}",
+                f"{lw.p99_ms / ne.p99_ms:.2f}",
+                "",
+            ]
+        )
+    return rows
+
+
+def collector_line(c: CollectorResult) -> str:
+    return (
+        f"collector every {c.interval:g} s over {c.seconds:.0f} s: {c.cpu_ms_per_sample:.2f} ms "
+        f"CPU per sample, {c.core_share:.2%} of one core (target <= 0.5 %: ratio "
+        f"{c.core_share / COLLECTOR_TARGET:.2f}), {c.processes} processes on the host, "
+        f"other load {c.other_load:.2f} cores"
+    )
+
+
+def scrape_console(scrape: ScrapeReport) -> str:
+    rows = scrape_rows(scrape)
+    header = list(SCRAPE_COLUMNS)
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    if scrape.skipped:
+        lines.append(scrape.skipped)
+    if scrape.collector is not None:
+        lines.append(collector_line(scrape.collector))
+    return "\n".join(lines)
+
+
+def scrape_markdown(scrape: ScrapeReport) -> list[str]:
+    out = [
+        "",
+        "| " + " | ".join(SCRAPE_COLUMNS) + " |",
+        "|" + "|".join("---" for _ in SCRAPE_COLUMNS) + "|",
+    ]
+    out += ["| " + " | ".join(row) + " |" for row in scrape_rows(scrape)]
+    if scrape.skipped:
+        out += ["", f"- {scrape.skipped}"]
+    if scrape.collector is not None:
+        out += ["", f"- {collector_line(scrape.collector)}"]
+    return out
+
+
 def markdown(results: list[CaseResult], meta: dict[str, Any]) -> str:
     info = meta["machine"]
     out = [
@@ -340,7 +461,12 @@ def markdown(results: list[CaseResult], meta: dict[str, Any]) -> str:
         "| " + " | ".join(title for title, _ in COLUMNS) + " |",
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
-    out += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    if results:
+        out += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    else:
+        out = out[:-2]
+    if meta.get("scrape") is not None:
+        out += scrape_markdown(ScrapeReport.from_dict(meta["scrape"]))
     extra = extra_lines(meta)
     if extra:
         out.append("")
@@ -366,6 +492,7 @@ def write(
     floors: list[Floor] | None = None,
     storm: StormResult | None = None,
     history_memory: HistoryMemory | None = None,
+    scrape: ScrapeReport | None = None,
 ) -> tuple[Path, Path, dict[str, Any]]:
     history_case = scenarios.get("history")
     meta: dict[str, Any] = {
@@ -374,13 +501,14 @@ def write(
         "commit": git_commit(),
         "command": command,
         "machine": machine(),
-        "targets": verdicts(results, storm),
+        "targets": verdicts(results, storm) + (scrape_verdicts(scrape) if scrape else []),
         "floors": [dataclasses.asdict(floor) for floor in floors or []],
         "storm": dataclasses.asdict(storm) if storm is not None else None,
         "history_memory": (
             dataclasses.asdict(history_memory) if history_memory is not None else None
         ),
         "history_subscribers": history_case.clients if history_case is not None else None,
+        "scrape": dataclasses.asdict(scrape) if scrape is not None else None,
     }
     payload = {
         **meta,

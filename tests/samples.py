@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.monitor.processes import NO_PROCESSES
 from app.monitor.sample import Sample
 from app.timeutil import now_rfc3339
 
@@ -9,6 +10,7 @@ from app.timeutil import now_rfc3339
 def make_sample(cpu: float = 10.0, memory: float = 20.0, disk: float = 30.0) -> Sample:
     return Sample(
         cpu_percent=cpu,
+        cpu_percent_per_core=(cpu, cpu),
         memory_percent=memory,
         memory_used_bytes=1,
         memory_total_bytes=2,
@@ -21,6 +23,11 @@ def make_sample(cpu: float = 10.0, memory: float = 20.0, disk: float = 30.0) -> 
         load_15=0.3,
         net_bytes_sent=5,
         net_bytes_recv=6,
+        net_sent_bytes_per_second=7.0,
+        net_recv_bytes_per_second=8.0,
+        disk_read_bytes_per_second=9.0,
+        disk_write_bytes_per_second=10.0,
+        top_processes=NO_PROCESSES,
         active_connections=0,
         node="test-node",
         queued_frames=0,

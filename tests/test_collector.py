@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import psutil
 import pytest
 
+from app.monitor import host_reading, procfs
 from app.monitor.sample import SAMPLE_FIELDS
 from app.web import keys
 from tests.conftest import (
@@ -139,23 +141,159 @@ async def test_prometheus_gauges_follow_the_sample(client: LivewatchClient) -> N
 async def test_cpu_is_always_read_on_the_thread_that_primed_it(
     make_client: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """psutil keeps the cpu_percent(interval=None) baseline per thread: a reading on any other
-    thread than the previous one is 0.0 % or an average over an unknown span."""
+    """The CPU shares are measured against the previous reading: every reading, the
+    priming one included, is taken on the collector's one reader thread, so no reading
+    can be measured against another thread's (psutil's cpu_percent() keeps its baseline
+    per thread; livewatch's own baselines are kept for the same one thread)."""
     threads: list[int] = []
-    real = psutil.cpu_percent
+    real = host_reading.CpuPercent.update
 
-    def recording(*args: Any, **kwargs: Any) -> float:
+    def recording(self: host_reading.CpuPercent, *args: Any) -> Any:
         threads.append(threading.get_ident())
-        value: float = real(*args, **kwargs)
-        return value
+        return real(self, *args)
 
-    monkeypatch.setattr(psutil, "cpu_percent", recording)
+    monkeypatch.setattr(host_reading.CpuPercent, "update", recording)
     client = await make_client()
     collector = client.app[keys.COLLECTOR]
     for _ in range(4):
         # Keep the default executor busy, so a to_thread reading would move threads.
         blockers = [asyncio.to_thread(time.sleep, 0.02) for _ in range(3)]
         await asyncio.gather(collector.collect(), *blockers)
-    assert len(threads) == 5, "one priming call, then one per sample"
+    assert len(threads) == 5, "one priming reading, then one per sample"
     assert len(set(threads)) == 1
     assert threads[0] != threading.get_ident()
+
+
+def test_cpu_shares_count_as_psutil_does() -> None:
+    cpu = host_reading.CpuPercent()
+    #            user nice system idle iowait irq softirq steal guest guest_nice
+    before = (
+        ("0", (100, 0, 50, 800, 50, 0, 0, 0, 30, 0)),
+        ("1", (0, 0, 0, 1000, 0, 0, 0, 0, 0, 0)),
+    )
+    after = (("0", (160, 0, 70, 820, 50, 0, 0, 0, 60, 0)), ("1", (0, 0, 0, 1100, 0, 0, 0, 0, 0, 0)))
+    assert cpu.update(before) == (0.0, [0.0, 0.0]), "no baseline yet"
+    # core 0: busy 60 + 20 = 80 of 100 (guest time is inside user); core 1: idle.
+    assert cpu.update(after) == (40.0, [80.0, 0.0])
+
+
+# --- what the page gets beyond the basics --------------------------------------------------
+
+
+async def test_the_sample_carries_per_core_cpu_rates_and_top_processes(
+    client: LivewatchClient,
+) -> None:
+    collector = client.app[keys.COLLECTOR]
+    await collector.collect()
+    served = await (await client.get("/api/monitoring/metrics")).json()
+    cores = served["cpu_percent_per_core"]
+    assert isinstance(cores, list) and len(cores) == psutil.cpu_count()
+    assert all(isinstance(core, float | int) and 0 <= core <= 100 for core in cores)
+    for name in (
+        "net_sent_bytes_per_second",
+        "net_recv_bytes_per_second",
+        "disk_read_bytes_per_second",
+        "disk_write_bytes_per_second",
+    ):
+        assert isinstance(served[name], float | int) and served[name] >= 0, name
+    top = served["top_processes"]
+    assert set(top) == {"by_cpu", "by_memory"}
+    for ranking in ("by_cpu", "by_memory"):
+        assert 0 < len(top[ranking]) <= 10
+        for process in top[ranking]:
+            assert set(process) == {"pid", "name", "cpu_percent", "memory_percent", "rss_bytes"}
+            assert isinstance(process["pid"], int) and isinstance(process["name"], str)
+    memory = [process["rss_bytes"] for process in top["by_memory"]]
+    assert memory == sorted(memory, reverse=True)
+    cpu = [process["cpu_percent"] for process in top["by_cpu"]]
+    assert cpu == sorted(cpu, reverse=True)
+    biggest = max(psutil.process_iter(["memory_info"]), key=lambda p: p.info["memory_info"].rss)
+    assert biggest.pid in {process["pid"] for process in top["by_memory"]}
+
+
+async def test_a_busy_process_tops_the_cpu_list(client: LivewatchClient) -> None:
+    collector = client.app[keys.COLLECTOR]
+    busy = await asyncio.create_subprocess_exec(sys.executable, "-c", "while True: pass")
+    try:
+        await collector.collect()  # the baseline of the new process
+        await asyncio.sleep(0.6)
+        sample = await collector.collect()
+    finally:
+        busy.kill()
+        await busy.wait()
+    found = [p for p in sample.top_processes.by_cpu if p.pid == busy.pid]
+    assert found, [(p.pid, p.name, p.cpu_percent) for p in sample.top_processes.by_cpu]
+    assert found[0].cpu_percent > 10
+    assert found[0].name.startswith("python")
+
+
+async def test_rates_follow_the_traffic(client: LivewatchClient) -> None:
+    collector = client.app[keys.COLLECTOR]
+    payload = b"x" * (4 * 1024 * 1024)
+    received = asyncio.Event()
+
+    async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)
+        writer.close()
+        received.set()
+
+    server = await asyncio.start_server(sink, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    started = time.monotonic()  # both readings fall inside the timed span
+    await collector.collect()
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(payload)
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    await received.wait()
+    server.close()
+    await server.wait_closed()
+    sample = await collector.collect()
+    elapsed = time.monotonic() - started
+    # Loopback counts the bytes both ways: sent by one end, received by the other.
+    assert sample.net_sent_bytes_per_second >= len(payload) / elapsed
+    assert sample.net_recv_bytes_per_second >= len(payload) / elapsed
+
+
+async def test_processes_are_read_once_per_sample_on_the_reader_thread(
+    client: LivewatchClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = procfs.read_processes
+
+    def recording(*args: Any) -> list[procfs.ProcessStat]:
+        calls.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(procfs, "read_processes", recording)
+    collector = client.app[keys.COLLECTOR]
+    for _ in range(3):
+        await collector.collect()
+    await client.get("/api/monitoring/metrics")
+    await client.get("/metrics")
+    assert len(calls) == 3, "once per sample; never for an API answer or a scrape"
+    assert all(name.startswith("livewatch-host") for name in calls), calls
+
+
+async def test_history_leaves_the_process_list_to_the_latest_sample(
+    client: LivewatchClient,
+) -> None:
+    await client.app[keys.COLLECTOR].collect()
+    latest = await (await client.get("/api/monitoring/metrics")).json()
+    history = await (await client.get("/api/monitoring/metrics/history")).json()
+    (sample,) = history["samples"]
+    assert set(sample) == set(SAMPLE_FIELDS) - {"top_processes"}
+    assert latest["top_processes"]["by_memory"]
+    assert {key: latest[key] for key in sample} == sample
+
+
+def test_rate_is_per_second_and_never_negative(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    rate = host_reading.Rate()
+    assert rate.update(1000, 50) == (0.0, 0.0), "no baseline yet"
+    now[0] += 2
+    assert rate.update(3000, 150) == (1000.0, 50.0)
+    now[0] += 1
+    assert rate.update(10, 150) == (0.0, 0.0), "a counter that went back counts as 0"

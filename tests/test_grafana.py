@@ -215,3 +215,47 @@ def test_with_bool_keeps_every_series_of_an_alert() -> None:
     )
     assert promql.with_bool("a >= bool 1") == "a >= bool 1"
     assert promql.queryable('absent(up{job="livewatch"})') == 'up{job="livewatch"}'
+
+
+def test_the_dashboard_file_is_the_generators_output() -> None:
+    """grafana/dashboards/livewatch-overview.json is written by grafana/dashboard.py
+    (`make dashboards`); an edit by hand, or a generator change not run, fails here."""
+    from grafana import dashboard as generator
+
+    assert promql.DASHBOARD == generator.OUTPUT
+    assert promql.DASHBOARD.read_text() == generator.render(), "run `make dashboards`"
+    assert generator.main(["--check"]) == 0
+
+
+def test_the_dashboard_has_node_exporter_full_rows_and_a_livewatch_row(
+    dashboard: dict[str, Any],
+) -> None:
+    rows = [panel["title"] for panel in dashboard["panels"] if panel["type"] == "row"]
+    assert rows == [
+        "Overview",
+        "CPU",
+        "Memory",
+        "Disk",
+        "Network",
+        "livewatch: WebSocket hub",
+        "Health checks and alerts",
+    ]
+    titles = {panel["title"] for panel in promql.panels(dashboard)}
+    assert {
+        "CPU busy",
+        "Memory used",
+        "Fullest filesystem",
+        "CPU busy per core",
+        "Memory breakdown",
+        "Disk throughput",
+        "Disk IOPS",
+        "Network errors",
+        "Network drops",
+        "Connections",
+        "Deliveries",
+        "Slow disconnects",
+        "Event-loop lag",
+        "Broadcast duration",
+    } <= titles
+    kinds = {panel["type"] for panel in promql.panels(dashboard)}
+    assert {"gauge", "stat", "timeseries", "bargauge", "state-timeline", "row"} == kinds

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from app.hub.events import EventBroadcaster, EventType
 from app.hub.hub import HubFigures
 from app.monitor.alerts import AlertEngine
-from app.monitor.host_reading import prime_cpu_percent, read_host
+from app.monitor.host_reading import HostReader
 from app.monitor.metrics import MonitorMetrics
 from app.monitor.sample import Sample
 from app.periodic import run_every
@@ -47,17 +47,19 @@ class Collector:
             maxlen=max(1, int(history_seconds / interval) + 1)
         )
         self.last: Sample | None = None
+        self.host = HostReader(disk_path)
         # psutil.cpu_percent(interval=None) keeps its baseline per thread: read the host on
         # one thread of our own, or a reading taken on a fresh asyncio.to_thread worker says
-        # 0.0 % and one on a long-idle worker averages over minutes.
+        # 0.0 % and one on a long-idle worker averages over minutes. The reader's own
+        # baselines (rates, the processes' CPU time) are kept on that thread too.
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livewatch-host")
 
     async def _on_reader(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
 
     async def prime(self) -> None:
-        """Set the CPU baseline on the reader thread, one period before the first sample."""
-        await self._on_reader(prime_cpu_percent)
+        """Set the baselines on the reader thread, one period before the first sample."""
+        await self._on_reader(self.host.prime)
 
     def close(self) -> None:
         self._reader.shutdown(wait=False, cancel_futures=True)
@@ -66,7 +68,7 @@ class Collector:
         """Take one sample and send it to all three outputs."""
         started = time.perf_counter()
         try:
-            reading = await self._on_reader(read_host, self.disk_path)
+            reading = await self._on_reader(self.host.read)
             self.metrics.observe_host(reading)
             hub = self.hub_figures()
             sample = Sample.of(

@@ -45,6 +45,8 @@ class FilesystemUsage:
     free_bytes: int
     avail_bytes: int
     readonly: bool
+    files: int = 0  # inodes
+    files_free: int = 0
 
     @property
     def used_ratio(self) -> float:
@@ -101,6 +103,8 @@ def usage(mount: Mount) -> FilesystemUsage | None:
         free_bytes=stat.f_bfree * stat.f_frsize,
         avail_bytes=stat.f_bavail * stat.f_frsize,
         readonly=bool(stat.f_flag & os.ST_RDONLY),
+        files=stat.f_files,
+        files_free=stat.f_ffree,
     )
 
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the monitor: host gauges, collector, health checks, alerts."""
+"""Prometheus metrics of the monitor: the host (see host_collector), the collector, health
+checks, alerts."""
 
 from __future__ import annotations
 
@@ -13,37 +14,6 @@ from app.monitor.host_reading import HostReading
 class MonitorMetrics:
     def __init__(self, registry: CollectorRegistry, collector_interval: float) -> None:
         self.host = HostCollector(registry)
-        self.cpu_usage = Gauge(
-            "livewatch_cpu_usage_ratio",
-            "Share of CPU time spent busy across all cores since the previous sample (0-1).",
-            registry=registry,
-        )
-        self.memory_total = Gauge(
-            "livewatch_memory_total_bytes", "Total physical memory.", registry=registry
-        )
-        self.memory_available = Gauge(
-            "livewatch_memory_available_bytes",
-            "Memory available to new processes without swapping.",
-            registry=registry,
-        )
-        self.memory_used = Gauge(
-            "livewatch_memory_used_bytes",
-            "Memory in use: total minus available.",
-            registry=registry,
-        )
-        self.memory_used_ratio = Gauge(
-            "livewatch_memory_used_ratio",
-            "Memory in use as a share of total (0-1).",
-            registry=registry,
-        )
-        self.load = {
-            window: Gauge(
-                f"livewatch_load{window}",
-                f"{window}-minute load average.",
-                registry=registry,
-            )
-            for window in (1, 5, 15)
-        }
         self.collector_duration = Histogram(
             "livewatch_collector_duration_seconds",
             "Time to take and publish one host sample.",
@@ -86,16 +56,7 @@ class MonitorMetrics:
         )
 
     def observe_host(self, reading: HostReading) -> None:
-        host = reading.figures
-        self.cpu_usage.set(host.cpu_percent / 100)
-        self.memory_total.set(host.memory_total_bytes)
-        self.memory_available.set(reading.memory_available_bytes)
-        self.memory_used.set(host.memory_used_bytes)
-        self.memory_used_ratio.set(host.memory_percent / 100)
-        self.host.filesystems = reading.filesystems
-        self.load[1].set(host.load_1)
-        self.load[5].set(host.load_5)
-        self.load[15].set(host.load_15)
+        self.host.observe(reading)
 
     def observe_health(self, check: str, status: str, latency_seconds: float) -> None:
         for state in HealthStatus:

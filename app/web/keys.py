@@ -7,7 +7,6 @@ monitor get what they need passed in, so they never import this.
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
 from app.hub.broker import Broker
 from app.hub.cluster import ClusterStore
@@ -20,13 +19,14 @@ from app.loop_lag import LoopLag
 from app.monitor.alert_store import AlertStore
 from app.monitor.alerts import AlertEngine
 from app.monitor.collector import Collector
+from app.monitor.exposition import Registry
 from app.monitor.health import HealthRegistry
 from app.monitor.health_watch import HealthWatch
 from app.monitor.heartbeat import Heartbeat
 from app.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
-REGISTRY = web.AppKey("registry", CollectorRegistry)
+REGISTRY = web.AppKey("registry", Registry)
 BROKER = web.AppKey("broker", Broker)
 HUB = web.AppKey("hub", Hub)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)

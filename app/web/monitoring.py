@@ -37,7 +37,7 @@ async def metrics_history(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "interval_seconds": collector.interval,
-            "samples": [sample.as_dict() for sample in collector.history_since(seconds)],
+            "samples": [sample.as_history_dict() for sample in collector.history_since(seconds)],
         }
     )
 

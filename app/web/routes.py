@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
-from prometheus_client.aiohttp import make_aiohttp_handler
 
 from app.web import history, keys, monitoring, page, probes, publish
+from app.web.scrape import scrape_handler
 from app.web.static_files import static_handler
 from app.web.websocket import websocket_handler
 
@@ -27,7 +27,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
             web.get("/api/channels/{channel}/history", history.channel_history),
             web.get("/livez", probes.livez),
             web.get("/readyz", probes.readyz),
-            web.get("/metrics", make_aiohttp_handler(app[keys.REGISTRY])),
+            web.get("/metrics", scrape_handler(app[keys.REGISTRY])),
             web.get("/static/{path:.+}", static_handler(static_dir)),
         ]
     )
