@@ -78,6 +78,7 @@ def cpu_busy(by: str) -> str:
 
 
 def memory(field: str) -> str:
+    """A /proc/meminfo field's series, by its snake_case name (mem_total for MemTotal)."""
     return series(f"livewatch_memory_{field}_bytes")
 
 
@@ -328,7 +329,7 @@ def overview() -> list[Any]:
             "Memory used",
             "Memory in use as a share of total: 1 - MemAvailable / MemTotal "
             "(warning 80 %, critical 90 %).",
-            (f"1 - {memory('MemAvailable')} / {memory('MemTotal')}", "{{instance}}"),
+            (f"1 - {memory('mem_available')} / {memory('mem_total')}", "{{instance}}"),
             (0.8, 0.9),
         ),
         dial(
@@ -345,7 +346,7 @@ def overview() -> list[Any]:
             "Swap used",
             "Swap in use: SwapTotal - SwapFree (0 where the host has no swap).",
             "bytes",
-            (f"{memory('SwapTotal')} - {memory('SwapFree')}", "{{instance}}"),
+            (f"{memory('swap_total')} - {memory('swap_free')}", "{{instance}}"),
         ),
         number(
             "CPU cores",
@@ -444,8 +445,8 @@ def cpu() -> list[Any]:
 
 def memory_row() -> list[Any]:
     used = (
-        f"{memory('MemTotal')} - {memory('MemFree')} - {memory('Buffers')} - "
-        f"{memory('Cached')} - {memory('SReclaimable')}"
+        f"{memory('mem_total')} - {memory('mem_free')} - {memory('buffers')} - "
+        f"{memory('cached')} - {memory('sreclaimable')}"
     )
     return [
         row("Memory"),
@@ -475,9 +476,9 @@ def memory_row() -> list[Any]:
             "bytes",
             [
                 (used, "{{instance}} used"),
-                (memory("Buffers"), "{{instance}} buffers"),
-                (f"{memory('Cached')} + {memory('SReclaimable')}", "{{instance}} cache"),
-                (memory("MemFree"), "{{instance}} free"),
+                (memory("buffers"), "{{instance}} buffers"),
+                (f"{memory('cached')} + {memory('sreclaimable')}", "{{instance}} cache"),
+                (memory("mem_free"), "{{instance}} free"),
             ],
             stacked=True,
         ),
@@ -487,10 +488,10 @@ def memory_row() -> list[Any]:
             "waiting to be written back to disk (dirty, writeback).",
             "bytes",
             [
-                (memory("Active"), "{{instance}} active"),
-                (memory("Inactive"), "{{instance}} inactive"),
-                (memory("Dirty"), "{{instance}} dirty"),
-                (memory("Writeback"), "{{instance}} writeback"),
+                (memory("active"), "{{instance}} active"),
+                (memory("inactive"), "{{instance}} inactive"),
+                (memory("dirty"), "{{instance}} dirty"),
+                (memory("writeback"), "{{instance}} writeback"),
             ],
         ),
         graph(
@@ -498,8 +499,8 @@ def memory_row() -> list[Any]:
             "Swap space in total and in use (0 where the host has no swap).",
             "bytes",
             [
-                (memory("SwapTotal"), "{{instance}} total"),
-                (f"{memory('SwapTotal')} - {memory('SwapFree')}", "{{instance}} used"),
+                (memory("swap_total"), "{{instance}} total"),
+                (f"{memory('swap_total')} - {memory('swap_free')}", "{{instance}} used"),
             ],
         ),
         graph(

@@ -196,18 +196,18 @@ async def test_memory_swap_and_file_handles_as_node_exporter_names_them(
     client: LivewatchClient,
 ) -> None:
     registry = client.app[keys.REGISTRY]
-    assert registry.get_sample_value("livewatch_memory_MemTotal_bytes") is None, "no sample yet"
+    assert registry.get_sample_value("livewatch_memory_mem_total_bytes") is None, "no sample yet"
     await client.app[keys.COLLECTOR].collect()
     memory = psutil.virtual_memory()
-    assert registry.get_sample_value("livewatch_memory_MemTotal_bytes") == memory.total
-    for field in ("MemAvailable", "MemFree", "Buffers", "Cached", "SwapTotal", "SwapFree"):
+    assert registry.get_sample_value("livewatch_memory_mem_total_bytes") == memory.total
+    for field in ("mem_available", "mem_free", "buffers", "cached", "swap_total", "swap_free"):
         value = registry.get_sample_value(f"livewatch_memory_{field}_bytes")
         assert value is not None and value >= 0, field
-    assert registry.get_sample_value("livewatch_memory_SwapTotal_bytes") == (
+    assert registry.get_sample_value("livewatch_memory_swap_total_bytes") == (
         psutil.swap_memory().total
     )
-    assert registry.get_sample_value("livewatch_memory_Active_anon_bytes") is not None
-    assert registry.get_sample_value("livewatch_memory_HugePages_Total") is not None, "a count"
+    assert registry.get_sample_value("livewatch_memory_active_anon_bytes") is not None
+    assert registry.get_sample_value("livewatch_memory_huge_pages_pool") is not None, "a count"
     allocated = registry.get_sample_value("livewatch_filefd_allocated")
     maximum = registry.get_sample_value("livewatch_filefd_maximum")
     assert allocated is not None and maximum is not None and 0 < allocated <= maximum
@@ -380,7 +380,7 @@ async def test_a_scrape_within_one_tick_reuses_the_tick_and_reads_counters_anew(
     second = scrape_samples(await (await client.get("/metrics")).text())
 
     # Rendered once per tick: the same text until the next sample.
-    for name in ("livewatch_memory_MemFree_bytes", "livewatch_cpu_usage_ratio", "livewatch_load1"):
+    for name in ("livewatch_memory_mem_free_bytes", "livewatch_cpu_usage_ratio", "livewatch_load1"):
         assert first[name] == second[name], name
     # Read at scrape time: exact now, so they moved within the tick.
     switches = "livewatch_context_switches_total"
@@ -462,6 +462,22 @@ async def test_the_host_text_says_what_its_families_say(client: LivewatchClient)
     assert {name: set(values) for name, values in fast.items()} == {
         name: set(values) for name, values in slow.items()
     }
-    for name in ("livewatch_memory_MemTotal_bytes", "livewatch_filesystem_size_bytes"):
+    for name in ("livewatch_memory_mem_total_bytes", "livewatch_filesystem_size_bytes"):
         assert fast[name] == slow[name], name
     assert len(fast) > 100
+
+
+@pytest.mark.parametrize(
+    ("field", "name"),
+    [
+        ("MemTotal", "mem_total"),
+        ("Active(anon)", "active_anon"),
+        ("HugePages_Total", "huge_pages_pool"),
+        ("HugePages_Free", "huge_pages_free"),
+        ("DirectMap2M", "direct_map2m"),
+        ("SecPageTables", "secondary_page_tables"),
+        ("NFS_Unstable", "nfs_unstable"),
+    ],
+)
+def test_meminfo_fields_get_snake_case_names(field: str, name: str) -> None:
+    assert host_collector.meminfo_name(field) == name

@@ -124,6 +124,20 @@ PRESSURE_HELP = {
 }
 FILESYSTEM_LABELS = ("device", "fstype", "mountpoint")
 NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_]")
+WORD_START = re.compile(r"(?<=[a-z])(?=[A-Z])")
+# Fields whose snake_case promtool would still refuse: a `_total` that is not a counter,
+# `sec` read as an abbreviated unit.
+MEMINFO_RENAMED = {"HugePages_Total": "huge_pages_pool", "SecPageTables": "secondary_page_tables"}
+
+
+def meminfo_name(field: str) -> str:
+    """A /proc/meminfo field as a metric name part: node_exporter's field, in the
+    snake_case promtool asks for (MemTotal: mem_total, Active(anon): active_anon,
+    DirectMap2M: direct_map2m)."""
+    if field in MEMINFO_RENAMED:
+        return MEMINFO_RENAMED[field]
+    words = WORD_START.sub("_", NOT_IN_A_NAME.sub("_", field))
+    return re.sub(r"_+", "_", words).strip("_").lower()
 
 
 def bounded(
@@ -488,7 +502,7 @@ def tick_families(reading: HostReading) -> list[Family]:
         ),
     ]
     for field, value, in_bytes in reading.meminfo:
-        name = NOT_IN_A_NAME.sub("_", field) + ("_bytes" if in_bytes else "")
+        name = meminfo_name(field) + ("_bytes" if in_bytes else "")
         families.append(
             gauge(f"livewatch_memory_{name}", f"Memory information field {name}.", value)
         )
