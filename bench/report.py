@@ -15,7 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from bench import history, storm
+from bench import cluster, history, storm
+from bench.cluster import PublishFigures, ScriptCeiling
 from bench.floor import Floor
 from bench.history import HistoryMemory
 from bench.scenarios import (
@@ -172,6 +173,7 @@ def verdicts(results: list[CaseResult], storm: StormResult | None = None) -> lis
     verdict = _history_verdict(results)
     if verdict is not None:
         found.append(verdict)
+    found += cluster.cluster_verdicts(results)
     return found
 
 
@@ -273,6 +275,7 @@ def _ratio_rows(results: list[CaseResult]) -> list[list[str]]:
     history_row = _history_row(results)
     if history_row is not None:
         rows.append(history_row)
+    rows += cluster.cluster_ratio_rows(results, COLUMNS)
     for scenario in dict.fromkeys(r.scenario for r in results if not r.variant):
         lw = _find(results, scenario, "livewatch")
         ref = _find(results, scenario, "naive")
@@ -317,14 +320,28 @@ def floor_line(floor: Floor) -> str:
 
 
 def extra_lines(meta: dict[str, Any]) -> list[str]:
-    """The storm's and the history memory's figures, when they were measured."""
+    """The storm's, the history memory's, the cluster's and the publish figures, when they
+    were measured."""
     lines: list[str] = []
+    lines += cluster.cluster_lines([CaseResult(**r) for r in meta.get("cluster_results") or []])
+    if meta.get("publish"):
+        lines += cluster.publish_lines(publish_figures(meta["publish"]))
     if meta.get("storm"):
         lines += storm.summary(StormResult(**meta["storm"]))
     if meta.get("history_memory"):
         memory = HistoryMemory(**meta["history_memory"])
         lines += history.summary(memory, meta.get("history_subscribers") or 1000)
     return lines
+
+
+def publish_figures(saved: dict[str, Any]) -> PublishFigures:
+    """PublishFigures back from their JSON form."""
+    return PublishFigures(
+        cases=[cluster.PublishCase(**case) for case in saved["cases"]],
+        ceilings=[ScriptCeiling(**ceiling) for ceiling in saved["ceilings"]],
+        ceiling_note=saved["ceiling_note"],
+        redis=saved["redis"],
+    )
 
 
 def markdown(results: list[CaseResult], meta: dict[str, Any]) -> str:
@@ -366,6 +383,7 @@ def write(
     floors: list[Floor] | None = None,
     storm: StormResult | None = None,
     history_memory: HistoryMemory | None = None,
+    publish: PublishFigures | None = None,
 ) -> tuple[Path, Path, dict[str, Any]]:
     history_case = scenarios.get("history")
     meta: dict[str, Any] = {
@@ -381,6 +399,8 @@ def write(
             dataclasses.asdict(history_memory) if history_memory is not None else None
         ),
         "history_subscribers": history_case.clients if history_case is not None else None,
+        "cluster_results": [dataclasses.asdict(r) for r in results if r.scenario == "cluster"],
+        "publish": dataclasses.asdict(publish) if publish is not None else None,
     }
     payload = {
         **meta,
