@@ -1,9 +1,10 @@
 """Several livewatch nodes over one Redis: cross-node fan-out, and publish throughput.
 
 **Cross-node fan-out** (``cluster``). The same subscribers and the same publish load, first
-against one node with the memory broker, then against ``nodes`` nodes (separate processes,
-one Redis, one key prefix) with the subscribers spread over the nodes in turn and every
-publish sent to the first node. Each configuration runs two phases on the same connections:
+against one node with the memory broker, then one node over Redis (the Redis hop alone),
+then ``nodes`` nodes (separate processes, one Redis, one key prefix) with the subscribers
+spread over the nodes in turn and every publish sent to the first node. Each configuration
+runs two phases on the same connections:
 
 - **burst**: ``events`` published by ``publishers`` concurrent requests, as in the cost
   scenario (receivers at nice 0): throughput and CPU per delivery under load;
@@ -104,16 +105,17 @@ def broker_settings(redis: RedisServer, prefix: str) -> dict[str, str]:
 
 
 def run_cluster(scenario: Scenario, workdir: Path, redis: RedisServer) -> list[CaseResult]:
-    """One node with the memory broker, then ``scenario.nodes`` nodes over Redis; each with
-    a burst and a steady phase. Four CaseResults, variant "<configuration>, <phase>"."""
+    """One node with the memory broker; one node over Redis, which shows what the Redis hop
+    costs by itself; then ``scenario.nodes`` nodes over Redis. Each with a burst and a steady
+    phase: six CaseResults, variant "<configuration>, <phase>"."""
     results = _fanout(scenario, workdir, 1, SINGLE, {})
-    prefix = redis.prefix()
-    try:
-        settings = broker_settings(redis, prefix)
-        label = cluster_label(scenario.nodes)
-        results += _fanout(scenario, workdir, scenario.nodes, label, settings, redis)
-    finally:
-        redis.drop(prefix)
+    for count in dict.fromkeys((1, scenario.nodes)):
+        prefix = redis.prefix()
+        try:
+            settings = broker_settings(redis, prefix)
+            results += _fanout(scenario, workdir, count, cluster_label(count), settings, redis)
+        finally:
+            redis.drop(prefix)
     return results
 
 
@@ -172,18 +174,29 @@ def _fanout(
     return results
 
 
-def pair(results: list[CaseResult], phase: str) -> tuple[CaseResult, CaseResult] | None:
-    """(one node, the cluster) for one phase; None without both."""
+def pair(
+    results: list[CaseResult], phase: str, label: str | None = None
+) -> tuple[CaseResult, CaseResult] | None:
+    """(one node with the memory broker, another configuration) for one phase: by default
+    the cluster of several nodes; None without both."""
     single = next((r for r in results if r.variant == f"{SINGLE}, {phase}"), None)
-    many = next(
+    other = next(
         (
             r
             for r in results
-            if r.scenario == "cluster" and r.nodes > 1 and r.variant.endswith(f", {phase}")
+            if r.scenario == "cluster"
+            and (r.variant == f"{label}, {phase}" if label else r.nodes > 1)
+            and r.variant.endswith(f", {phase}")
         ),
         None,
     )
-    return (single, many) if single is not None and many is not None else None
+    return (single, other) if single is not None and other is not None else None
+
+
+def configurations(results: list[CaseResult]) -> list[str]:
+    """The configurations compared with one node on the memory broker, in run order."""
+    labels = [r.variant.rsplit(", ", 1)[0] for r in results if r.scenario == "cluster"]
+    return [label for label in dict.fromkeys(labels) if label != SINGLE]
 
 
 def exact(result: CaseResult) -> bool:
@@ -255,55 +268,58 @@ def cluster_verdicts(results: list[CaseResult]) -> list[dict[str, Any]]:
 
 def cluster_lines(results: list[CaseResult]) -> list[str]:
     lines: list[str] = []
-    for phase in (BURST, STEADY):
-        found = pair(results, phase)
-        if found is None:
-            continue
-        one, many = found
-        with_redis = many.cpu_us_per_delivery + many.broker_cpu_us_per_delivery
-        lines.append(
-            f"cluster {phase}: {many.nodes} nodes {many.deliveries_per_second:,.0f} deliveries/s, "
-            f"p50 {many.p50_ms:.2f} ms, p99 {many.p99_ms:.2f} ms, "
-            f"{many.cpu_us_per_delivery:.2f} us node CPU per delivery "
-            f"(+ {many.broker_cpu_us_per_delivery:.3f} us in Redis = {with_redis:.2f}); "
-            f"one node {one.deliveries_per_second:,.0f}/s, p50 {one.p50_ms:.2f} ms, "
-            f"p99 {one.p99_ms:.2f} ms, {one.cpu_us_per_delivery:.2f} us; ratios "
-            f"{many.deliveries_per_second / max(1e-9, one.deliveries_per_second):.2f}x "
-            f"deliveries/s, {many.cpu_us_per_delivery / max(1e-9, one.cpu_us_per_delivery):.2f}x "
-            f"CPU, p50 {many.p50_ms - one.p50_ms:+.2f} ms"
-        )
+    for label in configurations(results):
+        for phase in (BURST, STEADY):
+            found = pair(results, phase, label)
+            if found is None:
+                continue
+            one, other = found
+            with_redis = other.cpu_us_per_delivery + other.broker_cpu_us_per_delivery
+            lines.append(
+                f"cluster {phase}, {label}: {other.deliveries_per_second:,.0f} deliveries/s, "
+                f"p50 {other.p50_ms:.2f} ms, p99 {other.p99_ms:.2f} ms, "
+                f"{other.cpu_us_per_delivery:.2f} us node CPU per delivery "
+                f"(+ {other.broker_cpu_us_per_delivery:.3f} us in Redis = {with_redis:.2f}); "
+                f"{SINGLE}: {one.deliveries_per_second:,.0f}/s, p50 {one.p50_ms:.2f} ms, "
+                f"p99 {one.p99_ms:.2f} ms, {one.cpu_us_per_delivery:.2f} us; ratios "
+                f"{other.deliveries_per_second / max(1e-9, one.deliveries_per_second):.2f}x "
+                "deliveries/s, "
+                f"{other.cpu_us_per_delivery / max(1e-9, one.cpu_us_per_delivery):.2f}x CPU, "
+                f"p50 {other.p50_ms - one.p50_ms:+.2f} ms"
+            )
     return lines
 
 
 def cluster_ratio_rows(
     results: list[CaseResult], columns: tuple[tuple[str, str], ...]
 ) -> list[list[str]]:
-    """The cluster over one node, per phase, for the results table."""
+    """Each configuration over one node with the memory broker, per phase."""
     rows: list[list[str]] = []
-    for phase in (BURST, STEADY):
-        found = pair(results, phase)
-        if found is None:
-            continue
-        one, many = found
-        row: list[str] = []
-        for _, attr in columns:
-            if attr == "scenario":
-                row.append("cluster")
-            elif attr == "server":
-                row.append(f"{many.nodes} nodes/1 node, {phase}")
-            elif attr in (
-                "deliveries_per_second",
-                "p50_ms",
-                "p99_ms",
-                "max_ms",
-                "read_p99_ms",
-                "cpu_us_per_delivery",
-            ):
-                a, b = getattr(many, attr), getattr(one, attr)
-                row.append(f"{a / b:.2f}" if b else "-")
-            else:
-                row.append("")
-        rows.append(row)
+    for label in configurations(results):
+        for phase in (BURST, STEADY):
+            found = pair(results, phase, label)
+            if found is None:
+                continue
+            one, other = found
+            row: list[str] = []
+            for _, attr in columns:
+                if attr == "scenario":
+                    row.append("cluster")
+                elif attr == "server":
+                    row.append(f"{label} / {SINGLE}, {phase}")
+                elif attr in (
+                    "deliveries_per_second",
+                    "p50_ms",
+                    "p99_ms",
+                    "max_ms",
+                    "read_p99_ms",
+                    "cpu_us_per_delivery",
+                ):
+                    a, b = getattr(other, attr), getattr(one, attr)
+                    row.append(f"{a / b:.2f}" if b else "-")
+                else:
+                    row.append("")
+            rows.append(row)
     return rows
 
 

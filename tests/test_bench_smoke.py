@@ -277,6 +277,8 @@ def test_cluster_every_subscriber_on_every_node_gets_every_seq_once(
     assert [(r.nodes, r.variant) for r in cluster_results] == [
         (1, "1 node, memory, burst"),
         (1, "1 node, memory, steady"),
+        (1, "1 node, redis, burst"),
+        (1, "1 node, redis, steady"),
         (3, "3 nodes, redis, burst"),
         (3, "3 nodes, redis, steady"),
     ]
@@ -302,14 +304,15 @@ def test_cluster_targets_and_ratios_are_reported(
     ]
     assert verdicts[2]["met"]
     table = report.console_table(cluster_results)
-    assert "3 nodes/1 node, burst" in table and "3 nodes/1 node, steady" in table
+    assert "3 nodes, redis / 1 node, memory, burst" in table
+    assert "1 node, redis / 1 node, memory, steady" in table
     lines = cluster.cluster_lines(cluster_results)
-    assert len(lines) == 2 and "us in Redis" in lines[0]
+    assert len(lines) == 4 and "us in Redis" in lines[0]
     monkeypatch.setattr(report, "RESULTS_DIR", tmp_path)
     scenario = Scenario("cluster", "smoke", 12, events=20, publishers=4, nodes=3)
     _, md_path, meta = report.write("smoke", cluster_results, {"cluster": scenario}, "smoke", "t")
     assert [v["scenario"] for v in meta["targets"]] == ["cluster"] * 3
-    assert "cluster steady: 3 nodes" in md_path.read_text()
+    assert "cluster steady, 3 nodes, redis:" in md_path.read_text()
 
 
 def test_publish_throughput_on_one_and_three_nodes(
