@@ -229,7 +229,7 @@ def _cell(result: CaseResult, attr: str) -> str:
     value = getattr(result, attr)
     measured = result.scenario != "memory"
     if attr == "rss_per_connection_kb":
-        return f"{value:.1f}"
+        return "-" if result.scenario == "cluster" else f"{value:.1f}"  # not measured there
     if not measured and attr not in ("scenario", "server", "clients"):
         return "-"
     if attr == "other_load":
