@@ -11,7 +11,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import history, report, scrape, storm
+from bench import cluster, history, report, scrape, storm
+from bench.cluster import PublishFigures, run_cluster, run_publish
 from bench.floor import Floor, measure_floor
 from bench.history import HistoryMemory, measure_history_memory
 from bench.receiver import raise_nofile
@@ -20,16 +21,18 @@ from bench.scenarios import (
     LIVEWATCH_ONLY,
     CaseResult,
     Kind,
+    Scenario,
     run_case,
     run_history,
     scenarios,
 )
-from bench.servers import SERVER_KINDS, ServerKind
+from bench.servers import SERVER_KINDS, RedisServer, ServerKind
 from bench.storm import StormResult, run_storm
 
 OTHER_LOAD_WARNING = 0.25  # cores used by processes outside the run
 SCRAPE = "scrape"
 CHOICES = (*KINDS, SCRAPE)
+NAIVE_NO_BROKER = "livewatch only: the naive server is one process with nothing to share"
 
 
 def _choice(allowed: Sequence[str]) -> type[list[str]] | object:
@@ -85,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 0, all at once)",
     )
     parser.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="cluster, publish: use this Redis, under a key prefix of the run's own that is "
+        "deleted afterwards (default: start a redis-server of the run's own on a free port)",
+    )
+    parser.add_argument(
         "--logs",
         type=Path,
         default=None,
@@ -99,6 +109,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+Ran = tuple[list[CaseResult], StormResult | None, HistoryMemory | None, PublishFigures | None]
+
+
+def run_kinds(
+    kinds: list[Kind],
+    servers: list[ServerKind],
+    chosen: dict[Kind, Scenario],
+    workdir: Path,
+    redis: RedisServer | None,
+    began: float,
+    quick: bool,
+) -> Ran:
+    """Every chosen scenario against every chosen server, in order."""
+    results: list[CaseResult] = []
+    storm_result: StormResult | None = None
+    history_memory: HistoryMemory | None = None
+    publish: PublishFigures | None = None
+    for kind in kinds:
+        scenario = chosen[kind]
+        if kind in LIVEWATCH_ONLY:
+            if "naive" in servers:
+                skipped = storm.NAIVE_SKIPPED if kind in ("storm", "history") else NAIVE_NO_BROKER
+                print(f"[{time.monotonic() - began:6.1f}s] {kind}: {skipped}")
+            if "livewatch" not in servers:
+                continue
+            print(
+                f"[{time.monotonic() - began:6.1f}s] {kind}: livewatch, "
+                f"{scenario.clients} clients ...",
+                flush=True,
+            )
+            if kind == "storm":
+                storm_result = run_storm(scenario, workdir)
+            elif kind == "cluster":
+                assert redis is not None
+                results += run_cluster(scenario, workdir, redis)
+            elif kind == "publish":
+                assert redis is not None
+                publish = run_publish(scenario, workdir, redis)
+            else:
+                results += run_history(scenario, workdir)
+                print(f"[{time.monotonic() - began:6.1f}s] history: memory ...", flush=True)
+                history_memory = measure_history_memory(channels=20 if quick else 100)
+            continue
+        for server in servers:
+            print(
+                f"[{time.monotonic() - began:6.1f}s] {kind}: {server}, "
+                f"{scenario.clients} clients ...",
+                flush=True,
+            )
+            results.append(run_case(scenario, server, workdir))
+    return results, storm_result, history_memory, publish
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     chosen = scenarios(args.quick, args.receivers, args.client_nice, args.storm_spread)
@@ -110,39 +173,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = "quick" if args.quick else "full"
     raise_nofile(2 * max((chosen[k].clients for k in kinds), default=0) + 256)
 
-    results: list[CaseResult] = []
-    storm_result: StormResult | None = None
-    history_memory: HistoryMemory | None = None
+    redis: RedisServer | None = None
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="livewatch-bench-") as tmp:
         workdir = args.logs or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        for kind in kinds:
-            scenario = chosen[kind]
-            if kind in LIVEWATCH_ONLY:
-                if "naive" in servers:
-                    print(f"[{time.monotonic() - began:6.1f}s] {kind}: {storm.NAIVE_SKIPPED}")
-                if "livewatch" not in servers:
-                    continue
-                print(
-                    f"[{time.monotonic() - began:6.1f}s] {kind}: livewatch, "
-                    f"{scenario.clients} clients ...",
-                    flush=True,
-                )
-                if kind == "storm":
-                    storm_result = run_storm(scenario, workdir)
-                else:
-                    results += run_history(scenario, workdir)
-                    print(f"[{time.monotonic() - began:6.1f}s] history: memory ...", flush=True)
-                    history_memory = measure_history_memory(channels=20 if args.quick else 100)
-                continue
-            for server in servers:
-                print(
-                    f"[{time.monotonic() - began:6.1f}s] {kind}: {server}, "
-                    f"{scenario.clients} clients ...",
-                    flush=True,
-                )
-                results.append(run_case(scenario, server, workdir))
+        if "livewatch" in servers and {"cluster", "publish"} & set(kinds):
+            redis = RedisServer(workdir, args.redis)
+            redis.start()
+        try:
+            results, storm_result, history_memory, publish = run_kinds(
+                kinds, servers, chosen, workdir, redis, began, args.quick
+            )
+        finally:
+            if redis is not None:
+                redis.stop()
         scraped: scrape.ScrapeReport | None = None
         if with_scrape:
             print(
@@ -169,6 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(storm.summary(storm_result)))
     if history_memory is not None:
         print("\n".join(history.summary(history_memory, chosen["history"].clients)))
+    print("\n".join(cluster.cluster_lines(results)))
+    if publish is not None:
+        print("\n".join(cluster.publish_lines(publish)))
     busy = [
         (f"{r.scenario}/{r.server}" + (f" ({r.variant})" if r.variant else ""), r.other_load)
         for r in results
@@ -184,6 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         if scraped.collector is not None and scraped.collector.other_load > OTHER_LOAD_WARNING:
             busy.append(("collector", scraped.collector.other_load))
+    for pub in publish.cases if publish is not None else []:
+        if pub.other_load > OTHER_LOAD_WARNING:
+            busy.append(
+                (f"publish/{pub.nodes} nodes, {pub.subscribers} subscribers", pub.other_load)
+            )
     for case, load in busy:
         print(
             f"WARNING: other processes used {load:.2f} cores during {case}; "
@@ -200,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         storm=storm_result,
         history_memory=history_memory,
         scrape=scraped,
+        publish=publish,
     )
     print()
     for verdict in meta["targets"]:

@@ -13,12 +13,14 @@ import contextlib
 import multiprocessing
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 import aiohttp
+import psutil
 
 from bench import receiver
 from bench.receiver import Ready, ReceiverConfig, Recovery, Tally
@@ -138,7 +140,7 @@ class Receivers:
     def __init__(
         self,
         host: str,
-        port: int,
+        port: int | Sequence[int],
         path: str,
         channel: str,
         clients: int,
@@ -146,13 +148,20 @@ class Receivers:
         nice: int = 0,
         query: str = "",
     ) -> None:
+        """``port``: one server, or several (a cluster's nodes), which the clients are
+        spread over in turn."""
         context = multiprocessing.get_context("spawn")
         self.pipes: list[Pipe] = []
         self.procs: list[BaseProcess] = []
+        ports = (port,) if isinstance(port, int) else tuple(port)
         count = max(1, min(count, clients))
         for index in range(count):
             share = clients // count + (index < clients % count)
-            config = ReceiverConfig(host, port, path, channel, share, nice, query=query)
+            # each worker starts its turn at another node, so the nodes stay even
+            turn = ports[index % len(ports) :] + ports[: index % len(ports)]
+            config = ReceiverConfig(
+                host, ports[0], path, channel, share, nice, query=query, ports=turn
+            )
             ours, theirs = context.Pipe()
             proc = context.Process(
                 target=receiver.main, args=(theirs, config), name=f"receiver-{index}", daemon=True
@@ -196,6 +205,12 @@ class Receivers:
         self.send("finish", last_seq, timeout)
         return self._answers("done", timeout + 30.0)
 
+    def renice(self, nice: int) -> None:
+        """Set the workers' niceness (raising it needs no privilege)."""
+        for proc in self.procs:
+            if proc.pid is not None:
+                psutil.Process(proc.pid).nice(nice)
+
     def close(self) -> None:
         for pipe, proc in zip(self.pipes, self.procs, strict=True):
             if proc.is_alive():
@@ -208,3 +223,81 @@ class Receivers:
                 proc.join(5)
             pipe.close()
             proc.close()
+
+
+@dataclass
+class ProcessPublished:
+    """What one publisher process did: its Published and its own CPU while publishing."""
+
+    published: Published
+    cpu_seconds: float
+    ended_at: float  # wall time of its last answer
+
+
+def _publisher_main(pipe: Pipe, url: str, channel: str, events: int, publishers: int) -> None:
+    pipe.send(("ready",))
+    while pipe.recv()[0] == "go":
+        cpu = time.process_time()
+        published = asyncio.run(publish(url, channel, events, publishers))
+        pipe.send(("done", ProcessPublished(published, time.process_time() - cpu, time.time())))
+
+
+class PublisherProcesses:
+    """One publisher process per URL, each with ``publishers`` concurrent requests and
+    ``events`` events. ``start()`` spawns them and waits until each has imported aiohttp;
+    each ``go()`` starts them together and returns what each did; ``close()`` ends them. So
+    the processes' start-up stays out of a measurement taken around ``go()``."""
+
+    def __init__(self, urls: Sequence[str], channel: str, events: int, publishers: int) -> None:
+        self.args = [(url, channel, events, publishers) for url in urls]
+        self.pipes: list[Pipe] = []
+        self.procs: list[BaseProcess] = []
+
+    def __enter__(self) -> PublisherProcesses:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self, within: float = 60.0) -> None:
+        context = multiprocessing.get_context("spawn")
+        for index, args in enumerate(self.args):
+            ours, theirs = context.Pipe()
+            proc = context.Process(
+                target=_publisher_main,
+                args=(theirs, *args),
+                name=f"publisher-{index}",
+                daemon=True,
+            )
+            proc.start()
+            theirs.close()
+            self.pipes.append(ours)
+            self.procs.append(proc)
+        for pipe in self.pipes:
+            if not pipe.poll(within):
+                raise TimeoutError(f"a publisher process did not start within {within} s")
+            pipe.recv()
+
+    def go(self, within: float = 300.0) -> list[ProcessPublished]:
+        for pipe in self.pipes:
+            pipe.send(("go",))
+        done: list[ProcessPublished] = []
+        for index, pipe in enumerate(self.pipes):
+            if not pipe.poll(within):
+                raise TimeoutError(f"publisher-{index} did not finish within {within} s")
+            done.append(pipe.recv()[1])
+        return done
+
+    def close(self) -> None:
+        for pipe, worker in zip(self.pipes, self.procs, strict=True):
+            if worker.is_alive():
+                with contextlib.suppress(OSError):
+                    pipe.send(("stop",))
+            worker.join(10)
+            if worker.is_alive():
+                worker.kill()
+                worker.join(5)
+            pipe.close()
+            worker.close()
+        self.pipes, self.procs = [], []

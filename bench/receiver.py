@@ -68,6 +68,9 @@ class ReceiverConfig:
     nice: int = 0  # added to this worker's niceness, so the server under test gets the CPU first
     handshake_timeout: float = 30.0
     query: str = ""  # the WebSocket URL's query string, e.g. "auto_subscribe=false"
+    # Several servers (the nodes of one cluster): client i connects to ports[i % len(ports)].
+    # A reconnect (drop_and_recover) goes to `port`.
+    ports: tuple[int, ...] = ()
 
     @property
     def target(self) -> str:
@@ -85,7 +88,9 @@ class Ready:
 @dataclass
 class Tally:
     clients: int
-    received: int = 0  # event frames of the channel, counted from each client's subscription
+    # event frames of the channel, counted from each client's subscription, or from the
+    # last ("start", t0) if one came later
+    received: int = 0
     missing: int = 0
     reordered: int = 0
     duplicates: int = 0
@@ -186,18 +191,20 @@ def open_clients(config: ReceiverConfig, errors: list[str]) -> list[Client]:
     """Connect and subscribe config.clients sockets, BATCH at a time, with blocking sockets."""
     clients: list[Client] = []
     subscribe = wsproto.masked_json({"type": "subscribe", "channel": config.channel})
+    ports = config.ports or (config.port,)
     for start in range(0, config.clients, BATCH):
         socks: list[socket.socket] = []
-        for _ in range(min(BATCH, config.clients - start)):
+        for index in range(start, min(start + BATCH, config.clients)):
+            port = ports[index % len(ports)]
             try:
                 sock = socket.create_connection(
-                    (config.host, config.port), timeout=config.handshake_timeout
+                    (config.host, port), timeout=config.handshake_timeout
                 )
             except OSError as exc:
                 errors.append(f"connect: {exc}")
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.sendall(wsproto.upgrade_request(config.host, config.port, config.target))
+            sock.sendall(wsproto.upgrade_request(config.host, port, config.target))
             socks.append(sock)
         for sock in socks:
             try:
@@ -377,6 +384,8 @@ class Loop:
         kind = message[0]
         if kind == "start":
             self.t0 = float(message[1])
+            for client in self.clients:
+                client.received = 0
             self.cpu0 = time.process_time()
             self.sys0 = os.times().system
             self.wall0 = time.monotonic()

@@ -15,7 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from bench import history, storm
+from bench import cluster, history, storm
+from bench.cluster import PublishFigures, ScriptCeiling
 from bench.floor import Floor
 from bench.history import HistoryMemory
 from bench.scenarios import (
@@ -173,6 +174,7 @@ def verdicts(results: list[CaseResult], storm: StormResult | None = None) -> lis
     verdict = _history_verdict(results)
     if verdict is not None:
         found.append(verdict)
+    found += cluster.cluster_verdicts(results)
     return found
 
 
@@ -228,7 +230,7 @@ def _cell(result: CaseResult, attr: str) -> str:
     value = getattr(result, attr)
     measured = result.scenario != "memory"
     if attr == "rss_per_connection_kb":
-        return f"{value:.1f}"
+        return "-" if result.scenario == "cluster" else f"{value:.1f}"  # not measured there
     if not measured and attr not in ("scenario", "server", "clients"):
         return "-"
     if attr == "other_load":
@@ -274,6 +276,7 @@ def _ratio_rows(results: list[CaseResult]) -> list[list[str]]:
     history_row = _history_row(results)
     if history_row is not None:
         rows.append(history_row)
+    rows += cluster.cluster_ratio_rows(results, COLUMNS)
     for scenario in dict.fromkeys(r.scenario for r in results if not r.variant):
         lw = _find(results, scenario, "livewatch")
         ref = _find(results, scenario, "naive")
@@ -318,8 +321,12 @@ def floor_line(floor: Floor) -> str:
 
 
 def extra_lines(meta: dict[str, Any]) -> list[str]:
-    """The storm's and the history memory's figures, when they were measured."""
+    """The storm's, the history memory's, the cluster's and the publish figures, when they
+    were measured."""
     lines: list[str] = []
+    lines += cluster.cluster_lines([CaseResult(**r) for r in meta.get("cluster_results") or []])
+    if meta.get("publish"):
+        lines += cluster.publish_lines(publish_figures(meta["publish"]))
     if meta.get("storm"):
         lines += storm.summary(StormResult(**meta["storm"]))
     if meta.get("history_memory"):
@@ -448,6 +455,16 @@ def scrape_markdown(scrape: ScrapeReport) -> list[str]:
     return out
 
 
+def publish_figures(saved: dict[str, Any]) -> PublishFigures:
+    """PublishFigures back from their JSON form."""
+    return PublishFigures(
+        cases=[cluster.PublishCase(**case) for case in saved["cases"]],
+        ceilings=[ScriptCeiling(**ceiling) for ceiling in saved["ceilings"]],
+        ceiling_note=saved["ceiling_note"],
+        redis=saved["redis"],
+    )
+
+
 def markdown(results: list[CaseResult], meta: dict[str, Any]) -> str:
     info = meta["machine"]
     out = [
@@ -493,6 +510,7 @@ def write(
     storm: StormResult | None = None,
     history_memory: HistoryMemory | None = None,
     scrape: ScrapeReport | None = None,
+    publish: PublishFigures | None = None,
 ) -> tuple[Path, Path, dict[str, Any]]:
     history_case = scenarios.get("history")
     meta: dict[str, Any] = {
@@ -509,6 +527,8 @@ def write(
         ),
         "history_subscribers": history_case.clients if history_case is not None else None,
         "scrape": dataclasses.asdict(scrape) if scrape is not None else None,
+        "cluster_results": [dataclasses.asdict(r) for r in results if r.scenario == "cluster"],
+        "publish": dataclasses.asdict(publish) if publish is not None else None,
     }
     payload = {
         **meta,

@@ -7,9 +7,10 @@ import dataclasses
 import socket
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import psutil
 
@@ -18,10 +19,20 @@ from bench.loadgen import Receivers
 from bench.receiver import ReceiverConfig
 from bench.servers import HOST, WS_PATH, ServerKind, ServerProcess
 
-Kind = Literal["cost", "latency", "memory", "scale", "storm", "history"]
-KINDS: tuple[Kind, ...] = ("cost", "latency", "memory", "scale", "storm", "history")
-# Scenarios that need livewatch's history: the naive server keeps none and cannot recover.
-LIVEWATCH_ONLY: tuple[Kind, ...] = ("storm", "history")
+Kind = Literal["cost", "latency", "memory", "scale", "storm", "history", "cluster", "publish"]
+KINDS: tuple[Kind, ...] = (
+    "cost",
+    "latency",
+    "memory",
+    "scale",
+    "storm",
+    "history",
+    "cluster",
+    "publish",
+)
+# Scenarios that need livewatch's history (the naive server keeps none and cannot recover)
+# or its broker (the naive server has one process and nothing to share).
+LIVEWATCH_ONLY: tuple[Kind, ...] = ("storm", "history", "cluster", "publish")
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,10 @@ class Scenario:
     settings: tuple[tuple[str, str], ...] = ()
     rounds: int = 1  # history: pairs of cases (history at its default, and at 1)
     spread: float = 0.0  # storm: reconnects spread at random over this many seconds
+    # cluster and publish: livewatch nodes sharing one Redis. The cluster scenario runs a
+    # burst (`events` by `publishers`) and a steady phase (`rate` for `duration` s), first on
+    # one node with the memory broker, then on `nodes` nodes; publish runs 1 and `nodes`.
+    nodes: int = 1
 
 
 def scenarios(
@@ -82,6 +97,21 @@ def scenarios(
             publishers=16,
             rounds=2,
         ),
+        "cluster": Scenario(
+            "cluster",
+            "cross-node fan-out",
+            1000,
+            events=1000,
+            publishers=16,
+            rate=50.0,
+            duration=10.0,
+            client_nice=10,
+            nodes=3,
+        ),
+        # clients: the few subscribers of the case with subscribers; events: per node
+        "publish": Scenario(
+            "publish", "publish throughput", 12, events=10_000, publishers=16, nodes=3
+        ),
     }
     if quick:
         smaller: dict[Kind, dict[str, Any]] = {
@@ -91,6 +121,8 @@ def scenarios(
             "scale": {"clients": 1000, "duration": 4.0, "receivers": 1},
             "storm": {"clients": 300, "duration": 1.5, "receivers": 1},
             "history": {"clients": 200, "events": 200, "rounds": 1},
+            "cluster": {"clients": 200, "events": 200, "duration": 3.0},
+            "publish": {"events": 2000},
         }
         chosen = {k: dataclasses.replace(s, **smaller[k]) for k, s in chosen.items()}
     if receivers is not None:
@@ -129,6 +161,11 @@ class CaseResult:
     read_max_ms: float = 0.0
     timed: int = 0
     cpu_us_per_delivery: float = 0.0
+    duplicates: int = 0
+    nodes: int = 1  # livewatch processes serving the clients; CPU is summed over them
+    # the broker's own CPU per delivery (Redis, from INFO cpu); 0 for the memory broker,
+    # which runs inside the node and is counted in cpu_us_per_delivery
+    broker_cpu_us_per_delivery: float = 0.0
     receiver_busy: float = 0.0  # the busiest receiver's CPU / wall time, 0..1
     # CPU used on the machine by processes other than this run's (other sessions, daemons)
     # while the case was measured, in cores: 1.0 is one core busy all the time.
@@ -211,12 +248,33 @@ def run_case(scenario: Scenario, kind: ServerKind, workdir: Path) -> CaseResult:
     return result
 
 
+class Measured(Protocol):
+    """What a case is measured on: a server, or the nodes of a cluster (CPU summed)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def port(self) -> int:
+        """Where the publishers send their events."""
+        ...
+
+    def cpu_seconds(self) -> float: ...
+
+
 def measure(
-    scenario: Scenario, server: ServerProcess, receivers: Receivers, result: CaseResult
+    scenario: Scenario,
+    server: Measured,
+    receivers: Receivers,
+    result: CaseResult,
+    broker_cpu: Callable[[], float] | None = None,
 ) -> None:
+    """One phase: publish (or wait), then every client's tally. ``broker_cpu`` reads the CPU
+    of a broker process of the run's (Redis), kept apart from the server's."""
     started = time.time()
     receivers.send("start", started)
     cpu_before = server.cpu_seconds()
+    broker_before = broker_cpu() if broker_cpu is not None else 0.0
     machine_before = busy_seconds()
     own_before = time.process_time()
     wall_before = time.monotonic()
@@ -240,7 +298,8 @@ def measure(
         result.rate = 1 / scenario.collector_interval if scenario.collector_interval else None
     tallies = receivers.finish(last_seq, timeout=30.0)
     cpu = server.cpu_seconds() - cpu_before
-    ours = cpu + sum(t.cpu_seconds for t in tallies) + time.process_time() - own_before
+    broker = broker_cpu() - broker_before if broker_cpu is not None else 0.0
+    ours = cpu + broker + sum(t.cpu_seconds for t in tallies) + time.process_time() - own_before
     others = busy_seconds() - machine_before - ours
     result.other_load = max(0.0, others / (time.monotonic() - wall_before))
 
@@ -252,6 +311,7 @@ def measure(
         result.deliveries += tally.received
         result.missing += tally.missing
         result.reordered += tally.reordered
+        result.duplicates += tally.duplicates
         result.closed += tally.closed
         for code, count in tally.close_codes.items():
             result.close_codes[str(code)] = result.close_codes.get(str(code), 0) + count
@@ -270,6 +330,7 @@ def measure(
     result.seconds = max(1e-9, last - started)
     result.deliveries_per_second = len(timed) / result.seconds
     result.cpu_us_per_delivery = cpu / max(1, len(timed)) * 1e6
+    result.broker_cpu_us_per_delivery = broker / max(1, len(timed)) * 1e6
     result.receiver_busy = max(
         tally.cpu_seconds / max(1e-9, tally.wall_seconds) for tally in tallies
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +17,7 @@ from types import TracebackType
 from typing import Literal
 
 import psutil
+import redis
 
 from app.settings import Settings, env_name
 
@@ -96,6 +99,11 @@ class ServerProcess:
         self.stop()
 
     def start(self, ready_within: float = 30.0) -> None:
+        self.launch()
+        self.wait_ready(ready_within)
+
+    def launch(self) -> None:
+        """Start the process; ``wait_ready`` then waits until it answers."""
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(
                 self.command(),
@@ -106,6 +114,9 @@ class ServerProcess:
                 env=self.environment(),
             )
         self._ps = psutil.Process(self._proc.pid)
+
+    def wait_ready(self, ready_within: float = 30.0) -> None:
+        assert self._proc is not None
         deadline = time.monotonic() + ready_within
         while not self._answers():
             if self._proc.poll() is not None:
@@ -159,6 +170,114 @@ class ServerProcess:
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(within)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+class RedisServer:
+    """The Redis that the nodes of a multi-node case share.
+
+    Without ``url``, a ``redis-server`` of the run's own, on a free loopback port, with no
+    persistence (``--save "" --appendonly no``), stopped at the end: nothing else loads it.
+    With ``url``, that Redis is used as it is; each case takes a key prefix of its own
+    (``prefix()``) and ``drop(prefix)`` deletes that prefix's keys afterwards.
+    """
+
+    def __init__(self, workdir: Path, url: str | None = None) -> None:
+        self.workdir = workdir
+        self.external = url is not None
+        self.port = 0 if url is not None else free_port()
+        self.url = url or f"redis://{HOST}:{self.port}/0"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._client: redis.Redis | None = None
+        self._run = secrets.token_hex(3)
+        self._cases = 0
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self, ready_within: float = 10.0) -> None:
+        if not self.external:
+            binary = shutil.which("redis-server")
+            if binary is None:
+                raise RuntimeError("redis-server is not installed; pass --redis URL instead")
+            log = (self.workdir / f"redis-{self.port}.log").open("wb")
+            with log:
+                self._proc = subprocess.Popen(
+                    [
+                        *(binary, "--bind", HOST, "--port", str(self.port)),
+                        *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+        self._client = redis.Redis.from_url(self.url, socket_timeout=5.0)
+        deadline = time.monotonic() + ready_within
+        while True:
+            try:
+                self._client.ping()
+                return
+            except redis.RedisError:
+                if self._proc is not None and self._proc.poll() is not None:
+                    raise RuntimeError("redis-server exited at start-up") from None
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise
+                time.sleep(0.05)
+
+    @property
+    def client(self) -> redis.Redis:
+        assert self._client is not None
+        return self._client
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def prefix(self) -> str:
+        """A key prefix no other case or run uses."""
+        self._cases += 1
+        return f"lwbench-{os.getpid()}-{self._run}-{self._cases}"
+
+    def cpu_seconds(self) -> float:
+        """Redis's own user + system CPU, from INFO cpu (all its threads)."""
+        info = self.client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    def drop(self, prefix: str) -> int:
+        """Delete every key of prefix; how many there were."""
+        dropped = 0
+        batch: list[bytes] = []
+        for key in self.client.scan_iter(match=f"{prefix}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                dropped += int(self.client.delete(*batch))
+                batch = []
+        if batch:
+            dropped += int(self.client.delete(*batch))
+        return dropped
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)

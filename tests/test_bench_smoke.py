@@ -1,5 +1,5 @@
 """The benchmark's own machinery, run small: both servers, the load generator, the reconnect
-storm, the cost of history, the report.
+storm, the cost of history, several nodes over Redis, the report.
 
 Functional only: every delivery must arrive and every figure must be there; nothing is timed.
 """
@@ -9,15 +9,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
+import os
+import shutil
 import socket
 import threading
 import time
 from array import array
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bench import report, storm
+from bench import cluster, report, storm
+from bench.cluster import run_cluster, run_publish
 from bench.history import HistoryMemory, measure_history_memory
 from bench.receiver import Client, Loop, ReceiverConfig, Recovery, Tally, raise_nofile
 from bench.scenarios import (
@@ -28,7 +32,7 @@ from bench.scenarios import (
     run_case,
     run_history,
 )
-from bench.servers import SERVER_KINDS, ServerKind, ServerProcess
+from bench.servers import SERVER_KINDS, RedisServer, ServerKind, ServerProcess
 from bench.storm import StormResult, account, run_storm
 
 CLIENTS = 20
@@ -244,3 +248,99 @@ def test_report_has_the_storm_history_and_their_targets(
     markdown = md_path.read_text()
     assert "| history | history 1000/1 |" in markdown
     assert "reconnect storm:" in markdown and "251 bytes per stored event" in markdown
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed")
+        pytest.skip("redis-server is not installed")
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def cluster_results(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> list[CaseResult]:
+    raise_nofile(1024)
+    scenario = Scenario(
+        "cluster", "smoke", 12, events=20, publishers=4, rate=100.0, duration=0.2, nodes=3
+    )
+    return run_cluster(scenario, tmp_path_factory.mktemp("cluster"), redis_server)
+
+
+def test_cluster_every_subscriber_on_every_node_gets_every_seq_once(
+    cluster_results: list[CaseResult], redis_server: RedisServer
+) -> None:
+    assert [(r.nodes, r.variant) for r in cluster_results] == [
+        (1, "1 node, memory, burst"),
+        (1, "1 node, memory, steady"),
+        (1, "1 node, redis, burst"),
+        (1, "1 node, redis, steady"),
+        (3, "3 nodes, redis, burst"),
+        (3, "3 nodes, redis, steady"),
+    ]
+    for result in cluster_results:
+        assert cluster.exact(result), result
+        assert result.deliveries == result.timed == 12 * 20
+        # CPU times tick in 10 ms: a phase this small may read 0
+        assert result.cpu_us_per_delivery >= 0 and result.p50_ms > 0
+    assert cluster_results[1].client_nice == 0  # the steady phase's niceness is the scenario's
+    assert cluster_results[0].broker_cpu_us_per_delivery == 0  # the memory broker: no Redis
+    # the run's keys are gone from Redis afterwards
+    assert not list(redis_server.client.scan_iter(match="lwbench-*"))
+
+
+def test_cluster_targets_and_ratios_are_reported(
+    cluster_results: list[CaseResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verdicts = cluster.cluster_verdicts(cluster_results)
+    assert [v["target"] for v in verdicts] == [
+        "p50 at most 2 ms over one node (steady)",
+        "node CPU per delivery within 1.5x of one node (burst and steady)",
+        "every subscriber gets every seq, in order, once",
+    ]
+    assert verdicts[2]["met"]
+    table = report.console_table(cluster_results)
+    assert "3 nodes, redis / 1 node, memory, burst" in table
+    assert "1 node, redis / 1 node, memory, steady" in table
+    lines = cluster.cluster_lines(cluster_results)
+    assert len(lines) == 4 and "us in Redis" in lines[0]
+    monkeypatch.setattr(report, "RESULTS_DIR", tmp_path)
+    scenario = Scenario("cluster", "smoke", 12, events=20, publishers=4, nodes=3)
+    _, md_path, meta = report.write("smoke", cluster_results, {"cluster": scenario}, "smoke", "t")
+    assert [v["scenario"] for v in meta["targets"]] == ["cluster"] * 3
+    assert "cluster steady, 3 nodes, redis:" in md_path.read_text()
+
+
+def test_publish_throughput_on_one_and_three_nodes(
+    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario = Scenario("publish", "smoke", 3, events=30, publishers=2, nodes=3)
+    figures = run_publish(scenario, tmp_path, redis_server)
+    assert [(c.broker, c.nodes, c.subscribers) for c in figures.cases] == [
+        ("memory", 1, 0),
+        ("memory", 1, 3),
+        ("redis", 1, 0),
+        ("redis", 1, 3),
+        ("redis", 3, 0),
+        ("redis", 3, 3),
+    ]
+    for case in figures.cases:
+        assert case.events == 30 * case.nodes and case.failed == 0
+        assert case.events_per_second > 0 and case.node_cpu_us_per_event > 0
+        assert case.deliveries == case.subscribers * case.events and case.missing == 0
+        if case.broker == "memory":
+            assert case.redis_cpu_us_per_event == 0
+    if shutil.which("redis-benchmark"):
+        assert [c.subscribers for c in figures.ceilings] == [0, 3]
+        assert all(c.calls_per_second > 0 and c.redis_cpu_us_per_call > 0 for c in figures.ceilings)
+    assert not list(redis_server.client.scan_iter(match="lwbench-*"))
+    monkeypatch.setattr(report, "RESULTS_DIR", tmp_path)
+    json_path, md_path, _ = report.write(
+        "smoke", [], {"publish": scenario}, "smoke", "t", publish=figures
+    )
+    assert report.publish_figures(json.loads(json_path.read_text())["publish"]) == figures
+    assert "publish: 3 nodes (redis), 3 subscribers" in md_path.read_text()
