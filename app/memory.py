@@ -8,11 +8,9 @@ After dropping a large amount of state, livewatch asks malloc to return what it 
 from __future__ import annotations
 
 import ctypes
-import gc
 
 
 def give_back_free_memory() -> None:
-    gc.collect()
     # The process's own symbols: glibc's malloc_trim where the C library is glibc.
     trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
     if trim is not None:

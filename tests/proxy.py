@@ -33,6 +33,7 @@ class CuttableProxy:
         self._tasks: set[asyncio.Task[None]] = set()
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self._carrying = asyncio.Event()  # set while at least one connection is open
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -47,6 +48,7 @@ class CuttableProxy:
             return
         pair = (writer, up_writer)
         self._pairs.add(pair)
+        self._carrying.set()
         for source, sink in ((reader, up_writer), (up_reader, writer)):
             task = asyncio.create_task(self._pipe(source, sink, pair))
             self._tasks.add(task)
@@ -70,11 +72,14 @@ class CuttableProxy:
                 self._pairs.discard(pair)
                 for side in pair:
                     side.close()
+            if not self._pairs:
+                self._carrying.clear()
 
     def cut(self) -> int:
         """Reset every open connection with an RST; how many were cut."""
         pairs = list(self._pairs)
         self._pairs.clear()
+        self._carrying.clear()
         for client_side, server_side in pairs:
             reset(client_side)
             reset(server_side)
@@ -86,6 +91,10 @@ class CuttableProxy:
 
     def resume(self) -> None:
         self._flowing.set()
+
+    async def carrying(self) -> None:
+        """Return once a connection is open through the proxy."""
+        await self._carrying.wait()
 
     @property
     def open_connections(self) -> int:

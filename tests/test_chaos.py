@@ -59,12 +59,18 @@ async def publish_steadily(client: Client, published: list[int]) -> None:
 
 
 async def cut_at_random(proxies: list[CuttableProxy], done: asyncio.Event) -> int:
-    """Reset every connection through the proxies at random moments until done; how
-    many times."""
+    """Reset every connection through the proxies at random moments until done; how many
+    times. A moment when the subscribers are still reconnecting from the last reset waits
+    for their connection, so every round cuts a live one."""
     rounds = 0
     rng = random.Random(7)
     while not done.is_set():
         await asyncio.sleep(rng.uniform(0.05, 0.35))
+        waiting = asyncio.ensure_future(proxies[0].carrying())
+        stopping = asyncio.ensure_future(done.wait())
+        await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        stopping.cancel()
         for proxy in proxies:
             proxy.cut()
         rounds += 1

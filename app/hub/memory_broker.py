@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import secrets
 import time
 from collections.abc import Sequence
@@ -45,6 +46,7 @@ class MemoryBroker:
         self.epoch = new_epoch()
         self._streams: dict[str, Stream] = {}
         self._held: set[str] = set()  # channels with local subscribers
+        self._dropped = 0  # streams dropped since the memory was last handed back
         self._local: Local | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -134,10 +136,13 @@ class MemoryBroker:
             del self._streams[channel]
         if idle:
             self.epoch = new_epoch()
-        if len(idle) >= SWEEP_COMPACT:
-            # A dict keeps its table at its largest size and the C allocator keeps what
+            # A dict keeps its table at its largest size, and the C allocator keeps what
             # was freed: after a burst of one-shot channels, hand the memory back.
-            self._streams = dict(self._streams)
+            self._dropped += len(idle)
+            if self._dropped >= SWEEP_COMPACT:
+                self._dropped = 0
+                self._streams = dict(self._streams)
+                gc.collect()  # a burst leaves cycles (tasks, futures) that refcounts miss
             give_back_free_memory()
         return len(idle)
 
