@@ -18,6 +18,7 @@ from app.hub.events import RESERVED_CHANNELS, RESERVED_PREFIX, NoRouteError
 from app.hub.idempotency import KeyReused
 from app.settings import Settings, env_name
 from app.web import keys
+from app.web.body import read_limited
 from app.web.errors import json_error
 from app.web.identity import bearer_token
 
@@ -97,21 +98,6 @@ def _is_loopback(remote: str | None) -> bool:
         return False
 
 
-async def _read_limited(request: web.Request, limit: int) -> bytes:
-    """The body, or 413 past the limit. The limit is counted here rather than left to the
-    app's client_max_size: aiohttp applies the top-level app's, so mounted as a sub-app
-    livewatch would take a chunked body as large as its parent allows."""
-    too_large = f"the body is larger than {limit} bytes"
-    if request.content_length is not None and request.content_length > limit:
-        raise json_error(413, too_large)
-    body = bytearray()
-    async for chunk in request.content.iter_any():
-        body += chunk
-        if len(body) > limit:
-            raise json_error(413, too_large)
-    return bytes(body)
-
-
 def idempotency_key(request: web.Request, body: dict[str, Any]) -> str | None:
     header = request.headers.get(IDEMPOTENCY_HEADER)
     field = body.pop("idempotency_key", None)
@@ -136,7 +122,7 @@ async def publish_event(request: web.Request) -> web.Response:
     authorize_publisher(request, settings)
     if request.content_type != "application/json":
         raise json_error(415, "send the event as application/json")
-    body = _parse_body(await _read_limited(request, settings.max_publish_bytes))
+    body = _parse_body(await read_limited(request, settings.max_publish_bytes))
     key = idempotency_key(request, body)
 
     async def publish() -> dict[str, Any]:
