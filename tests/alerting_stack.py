@@ -2,8 +2,9 @@
 alert tests: both on free loopback ports with temporary configs.
 
 Prometheus scrapes livewatch every second and evaluates RULE, which fires once for each
-kind of channel, user or business, that anyone is subscribed to: a test makes it fire by
-opening a WebSocket and resolves it by unsubscribing or closing that socket. Alertmanager
+kind of channel, business or other (not user: the page holds its user's channel), that
+anyone is subscribed to: a test makes it fire by opening a WebSocket and resolves it by
+unsubscribing or closing that socket. Alertmanager
 posts to livewatch's webhook through a recording relay in the test process, which keeps
 every payload (they are the fixtures of the webhook's unit tests) and when each arrived.
 """
@@ -37,7 +38,7 @@ RULE = {
             "rules": [
                 {
                     "alert": ALERTNAME,
-                    "expr": 'livewatch_ws_subscriptions{job="livewatch", kind=~"user|business"}'
+                    "expr": 'livewatch_ws_subscriptions{job="livewatch", kind=~"business|other"}'
                     " > 0",
                     "labels": {"severity": "critical", "team": "e2e"},
                     "annotations": {

@@ -78,7 +78,7 @@ async def test_each_alert_is_raised_once_and_shown_with_labels_annotations_and_l
         "ignored": 0,
     }
     frames = await alert_events(watcher)
-    assert kinds(frames) == [("system.alert", "business"), ("system.alert", "user")]
+    assert kinds(frames) == [("system.alert", "business"), ("system.alert", "other")]
     assert {f["channel"] for f in frames} == {"global"}
     business = frames[0]["data"]
     original = sent["alerts"][0]
@@ -95,7 +95,7 @@ async def test_each_alert_is_raised_once_and_shown_with_labels_annotations_and_l
         "source": "alertmanager",
         "key": original["fingerprint"],
         "node": original["labels"]["instance"],
-        "started_at": "2026-11-27T03:40:48.409Z",
+        "started_at": "2026-11-27T03:52:59.558Z",
         "labels": original["labels"],
         "annotations": original["annotations"],
         "generator_url": original["generatorURL"],
@@ -106,7 +106,7 @@ async def test_each_alert_is_raised_once_and_shown_with_labels_annotations_and_l
     body = await (await client.get("/api/monitoring/alerts")).json()
     assert [(a["source"], a["labels"]["kind"]) for a in body["active"]] == [
         ("alertmanager", "business"),
-        ("alertmanager", "user"),
+        ("alertmanager", "other"),
     ]
     assert [a["state"] for a in body["alerts"]] == ["firing", "firing"]
 
@@ -125,12 +125,12 @@ async def test_repeated_notifications_update_in_place_and_never_stack(
     assert await store.count() == stored, "and stores nothing"
 
     changed = payload(TWO_FIRING)
-    changed["alerts"][1]["annotations"]["description"] = "2 user subscriptions are open."
+    changed["alerts"][1]["annotations"]["description"] = "2 other subscriptions are open."
     assert (await received(client, changed))["updated"] == 1
     (update,) = await alert_events(watcher)
     assert update["event"] == "system.alert"
     assert update["data"]["alert_id"] == first[1]["data"]["alert_id"], "the same alert, in place"
-    assert update["data"]["annotations"]["description"] == "2 user subscriptions are open."
+    assert update["data"]["annotations"]["description"] == "2 other subscriptions are open."
     body = await (await client.get("/api/monitoring/alerts")).json()
     assert len(body["active"]) == 2
 
@@ -147,14 +147,14 @@ async def test_resolved_alerts_resolve_once_at_alertmanagers_time(
     assert resolved["event"] == "system.alert_resolved"
     assert resolved["data"]["alert_id"] == raised[0]["data"]["alert_id"]
     assert resolved["data"]["state"] == "resolved"
-    assert resolved["data"]["timestamp"] == "2026-11-27T03:40:51.409Z", "Alertmanager's endsAt"
+    assert resolved["data"]["timestamp"] == "2026-11-27T03:53:03.558Z", "Alertmanager's endsAt"
 
     last = await received(client, payload(RESOLVED))
     assert (last["resolved"], last["ignored"]) == (1, 1), "the business alert was resolved already"
-    assert kinds(await alert_events(watcher)) == [("system.alert_resolved", "user")]
+    assert kinds(await alert_events(watcher)) == [("system.alert_resolved", "other")]
     body = await (await client.get("/api/monitoring/alerts?state=resolved")).json()
     assert body["active"] == []
-    assert [a["labels"]["kind"] for a in body["alerts"]] == ["user", "business"]
+    assert [a["labels"]["kind"] for a in body["alerts"]] == ["other", "business"]
 
 
 async def test_a_resolve_for_an_alert_never_seen_is_ignored(
@@ -175,11 +175,11 @@ async def test_severity_label_gives_the_level_and_only_http_links_are_kept(
     del sent["alerts"][1]["annotations"]["summary"]
     await received(client, sent)
     body = await (await client.get("/api/monitoring/alerts")).json()
-    business, user = body["active"]
+    business, other = body["active"]
     assert (business["level"], business["labels"]["severity"]) == ("warning", "page")
-    assert user["level"] == "warning"
-    assert user["generator_url"] == ""
-    assert user["message"] == sent["alerts"][1]["annotations"]["description"]
+    assert other["level"] == "warning"
+    assert other["generator_url"] == ""
+    assert other["message"] == sent["alerts"][1]["annotations"]["description"]
 
 
 async def test_alerts_from_alertmanager_are_counted_with_bounded_labels(

@@ -117,13 +117,14 @@ class AlertBoard:
     def silence_views(self) -> list[dict[str, Any]]:
         now = self.clock()
         return [
-            {**silence.as_dict(), "matches": self.matching(silence)}
+            {**silence.as_dict(), "matches": len(self.covered(silence))}
             for silence in sorted(self.silences.values(), key=lambda s: s.ends)
             if silence.active_at(now)
         ]
 
-    def matching(self, silence: Silence) -> int:
-        return sum(1 for record in self.active.values() if silence.matches(record))
+    def covered(self, silence: Silence) -> list[str]:
+        """The ids of the alerts firing now that the silence matches."""
+        return [record.alert_id for record in self.active.values() if silence.matches(record)]
 
     # --- alert transitions ------------------------------------------------------------
 
@@ -239,7 +240,7 @@ class AlertBoard:
                 await asyncio.wait_for(self._changed.wait(), wait)
 
     async def _announce_silence(self, event: EventType, silence: Silence, word: str) -> None:
-        covered = [r.alert_id for r in self.active.values() if silence.matches(r)]
+        covered = self.covered(silence)
         matchers = " ".join(f"{name}={value}" for name, value in silence.matchers.items())
         await self.broadcaster.emit(
             event,

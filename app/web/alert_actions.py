@@ -114,8 +114,8 @@ def until_field(body: dict[str, Any], now: datetime) -> datetime:
 
 
 async def create_silence(request: web.Request) -> web.Response:
-    """POST /api/monitoring/silences {matchers, until, by, comment}: 201, with how many
-    alerts firing now it matches (none is allowed)."""
+    """POST /api/monitoring/silences {matchers, until, by, comment}: 201, with the alerts
+    firing now that it matches and how many (none is allowed)."""
     identity = acting_identity(request)
     body = await action_body(request, {"matchers", "until", "by", "comment"})
     by = actor(identity, body)
@@ -132,8 +132,9 @@ async def create_silence(request: web.Request) -> web.Response:
         silence = await board.add_silence(matchers, until, by, comment)
     except BrokerUnavailable as exc:
         raise json_error(503, f"silenced, but not announced: {exc}") from None
+    covered = board.covered(silence)
     return web.json_response(
-        {"silence": silence.as_dict(), "matches": board.matching(silence)}, status=201
+        {"silence": silence.as_dict(), "matches": len(covered), "alert_ids": covered}, status=201
     )
 
 
