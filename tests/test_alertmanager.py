@@ -273,12 +273,15 @@ async def test_a_body_that_is_not_json_gets_400_and_another_type_415(
     assert text.status == 415
 
 
-async def test_unknown_fields_from_a_newer_alertmanager_are_allowed(
+async def test_unknown_fields_are_allowed_and_unused_ones_may_be_left_out(
     client: LivewatchClient,
 ) -> None:
     body = payload(TWO_FIRING)
     body["newTopLevel"] = {"x": 1}
     body["alerts"][0]["silencedBy"] = []
+    for unused in ("groupLabels", "commonLabels", "commonAnnotations", "externalURL"):
+        del body[unused]
+    del body["truncatedAlerts"]
     assert (await received(client, body))["raised"] == 2
 
 

@@ -141,10 +141,11 @@ def parse_notification(body: Any) -> Notification:
         status=status,
         receiver=_get(body, "receiver", "", str),
         group_key=_get(body, "groupKey", "", str),
-        group_labels=_strings(body, "groupLabels", ""),
-        common_labels=_strings(body, "commonLabels", ""),
-        common_annotations=_strings(body, "commonAnnotations", ""),
-        external_url=_get(body, "externalURL", "", str),
+        # Not used by livewatch: checked when present, not required.
+        group_labels=_strings(body, "groupLabels", "", required=False),
+        common_labels=_strings(body, "commonLabels", "", required=False),
+        common_annotations=_strings(body, "commonAnnotations", "", required=False),
+        external_url=_get(body, "externalURL", "", str, required=False) or "",
         truncated_alerts=truncated,
         alerts=tuple(_notice(alert, index) for index, alert in enumerate(alerts)),
     )
