@@ -8,6 +8,7 @@ Alertmanager's additions do not break the receiver.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 from app.monitor.alert_board import AlertBoard
 from app.monitor.alert_record import AlertRecord, AlertState, Severity, Source
 from app.timeutil import rfc3339, utc_now
+
+log = logging.getLogger(__name__)
 
 VERSION = "4"
 STATUSES = tuple(state.value for state in AlertState)
@@ -183,6 +186,12 @@ class AlertmanagerReceiver:
         counts: Counter[str] = Counter(
             {"raised": 0, "updated": 0, "resolved": 0, "unchanged": 0, "ignored": 0}
         )
+        if notification.truncated_alerts:
+            log.warning(
+                "Alertmanager left %d alerts of group %s out of its notification (max_alerts)",
+                notification.truncated_alerts,
+                notification.group_key,
+            )
         for notice in notification.alerts:
             counts[await self.apply(notice)] += 1
         return dict(counts)
