@@ -9,12 +9,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from livewatch_client import commands as client_commands
 
 from app import __version__
 from app.auth.tokens import issue_token, parse_duration
 from app.logs import configure_logging
+from app.monitor.prometheus_rules import rule_file
 from app.settings import (
     Settings,
     SettingsError,
@@ -46,22 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         + ".",
     )
-    for item, spec in specs():
-        if spec.env_only:
-            continue
-        help_text = f"{spec.help} (default {default_text(item)}; env {env_name(item.name)})"
-        if spec.switch:
-            serve.add_argument(
-                flag_name(item.name),
-                dest=item.name,
-                action="store_const",
-                const="true",
-                help=help_text,
-            )
-        else:
-            serve.add_argument(
-                flag_name(item.name), dest=item.name, metavar=spec.parser.metavar, help=help_text
-            )
+    add_setting_flags(serve)
     token = commands.add_parser(
         "token", help="print a signed connection token (needs LIVEWATCH_SECRET in the environment)"
     )
@@ -83,7 +70,36 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 7d (default 1h)")
     add_tail(commands)
     add_publish(commands)
+    rules = commands.add_parser(
+        "rules",
+        help="print the Prometheus alert rules for these settings",
+        description="Write the Prometheus alerting rules (grafana/rules/livewatch-alerts.yml) "
+        "from the settings livewatch serves with: the thresholds and hysteresis of its own "
+        "rules, as LIVEWATCH_* variables or the same flags as `serve`.",
+    )
+    rules.add_argument("--out", metavar="FILE", help="write the rules here (default stdout)")
+    add_setting_flags(rules)
     return parser
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """A flag per setting that is not a secret."""
+    for item, spec in specs():
+        if spec.env_only:
+            continue
+        help_text = f"{spec.help} (default {default_text(item)}; env {env_name(item.name)})"
+        if spec.switch:
+            parser.add_argument(
+                flag_name(item.name),
+                dest=item.name,
+                action="store_const",
+                const="true",
+                help=help_text,
+            )
+        else:
+            parser.add_argument(
+                flag_name(item.name), dest=item.name, metavar=spec.parser.metavar, help=help_text
+            )
 
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -201,8 +217,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"livewatch: bad setting: {exc}", file=sys.stderr)
         return 2
+    if args.command == "rules":
+        return write_rules(settings, args.out)
     configure_logging(settings.log_format, settings.log_level)
     return serve(settings)
+
+
+def write_rules(settings: Settings, out: str | None) -> int:
+    text = rule_file(settings)
+    if out is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(out).write_text(text)
+    except OSError as exc:
+        print(f"livewatch: cannot write {out}: {exc.strerror}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def print_token(

@@ -34,7 +34,9 @@ from app.lifecycle import Lifecycle
 from app.logs import RedactingAccessLogger
 from app.loop_lag import LoopLag
 from app.monitor import checks
+from app.monitor.alert_board import AlertBoard
 from app.monitor.alert_store import AlertStore
+from app.monitor.alertmanager import AlertmanagerReceiver
 from app.monitor.alerts import AlertEngine, default_rules
 from app.monitor.collector import Collector
 from app.monitor.exposition import Registry
@@ -99,8 +101,9 @@ def create_app(settings: Settings) -> web.Application:
     broadcaster = EventBroadcaster(broker, hub_metrics)
     store = AlertStore(settings.database_path, settings.alert_history_limit)
     health = HealthRegistry(timeout=settings.health_timeout)
+    board = AlertBoard(store, monitor_metrics, broadcaster)
     alerts = AlertEngine(
-        default_rules(settings), settings.alert_hysteresis, store, monitor_metrics, broadcaster
+        default_rules(settings), settings.alert_hysteresis, board, monitor_metrics, settings.node
     )
     app[keys.BROKER] = broker
     app[keys.HUB] = hub
@@ -113,7 +116,9 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.HEALTH_WATCH] = HealthWatch(
         health, settings.health_interval, broadcaster, monitor_metrics
     )
+    app[keys.ALERT_BOARD] = board
     app[keys.ALERTS] = alerts
+    app[keys.ALERTMANAGER] = AlertmanagerReceiver(board)
     collector = app[keys.COLLECTOR] = Collector(
         settings.collector_interval,
         settings.history_seconds,
@@ -138,6 +143,7 @@ def create_app(settings: Settings) -> web.Application:
             redis_ctx,
             health_watch_ctx,
             collector_ctx,
+            alert_board_ctx,
             heartbeat_ctx,
             loop_lag_ctx,
         ]
@@ -192,6 +198,7 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     store = app[keys.STORE]
     await store.open()
     app[keys.HEALTH].register("database", checks.database_check(store))
+    await app[keys.ALERT_BOARD].restore()
     await app[keys.ALERTS].restore()
     yield
     await store.close()
@@ -235,6 +242,12 @@ async def collector_ctx(app: web.Application) -> AsyncIterator[None]:
             yield
     finally:
         collector.close()
+
+
+async def alert_board_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Silences end at their time: the board wakes for each."""
+    async with background(app[keys.ALERT_BOARD].run()):
+        yield
 
 
 async def heartbeat_ctx(app: web.Application) -> AsyncIterator[None]:

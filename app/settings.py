@@ -349,7 +349,9 @@ class Settings:
     max_subscriptions: int = setting(128, parser=COUNT, help="subscriptions per connection")
     max_connections_per_user: int = setting(32, parser=COUNT, help="open connections per user id")
     max_publish_bytes: int = setting(
-        256 * 1024, parser=BYTES, help="largest POST /api/events body (larger: 413)"
+        256 * 1024,
+        parser=BYTES,
+        help="largest POST /api/events or Alertmanager webhook body (larger: 413)",
     )
 
     def __post_init__(self) -> None:

@@ -2,7 +2,10 @@
 
 Its own system events (samples, alerts) are refused over HTTP, but the embedding
 application may publish them through the Python API; this application does so at
-POST /_test/emit, so a test can put any alert or sample on the page.
+POST /_test/emit, so a test can put any alert or sample on the page. POST /_test/sample
+puts a host sample through the collector (the gauges, system.metric and the built-in alert
+rules, which raise and resolve real alerts), with the fields given in place of the real
+reading's.
 
 Run it with the flags of `livewatch serve`: `python -m tests.embedded_server --port P ...`.
 """
@@ -10,6 +13,7 @@ Run it with the flags of `livewatch serve`: `python -m tests.embedded_server --p
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +22,7 @@ from app.cli import build_parser
 from app.logs import RedactingAccessLogger, configure_logging
 from app.server import create_app
 from app.settings import load_settings, specs
+from app.timeutil import now_rfc3339
 from app.web import keys
 
 
@@ -31,6 +36,14 @@ async def emit(request: web.Request) -> web.Response:
     )
 
 
+async def sample(request: web.Request) -> web.Response:
+    changes: dict[str, Any] = await request.json()
+    collector = request.app[keys.COLLECTOR]
+    taken = replace(await collector.latest(), **changes, timestamp=now_rfc3339())
+    await collector.process(taken)
+    return web.json_response(taken.as_dict(), status=202)
+
+
 def main(argv: list[str]) -> None:
     args = build_parser().parse_args(["serve", *argv])
     settings = load_settings(
@@ -41,6 +54,7 @@ def main(argv: list[str]) -> None:
     configure_logging(settings.log_format, settings.log_level)
     app = create_app(settings)
     app.router.add_post("/_test/emit", emit)
+    app.router.add_post("/_test/sample", sample)
     web.run_app(
         app,
         host=settings.host,

@@ -99,11 +99,11 @@ class TestEventBroadcaster:
             "analytics.kpi_update",
         ]
 
-    async def test_all_eighteen_event_types(self) -> None:
+    async def test_all_twenty_one_event_types(self) -> None:
         # __members__ includes aliases, which plain iteration skips: a repeated value shows.
         names = EventType.__members__
-        assert len(names) == 18
-        assert len({member.value for member in names.values()}) == 18
+        assert len(names) == 21
+        assert len({member.value for member in names.values()}) == 21
 
 
 async def test_closed_connection_leaves_no_subscription(client: LivewatchClient) -> None:

@@ -534,9 +534,13 @@ async def test_alert_banners_are_dismissed_by_keyboard(server: LiveServer, page:
     # Focus stays near where it was (the next banner's button), not lost to <body>.
     assert await page.evaluate("document.activeElement.className") == "alert-dismiss"
 
+    # Tab goes through the banner's buttons in order: acknowledge, silence, dismiss.
     await two.focus()
-    await page.keyboard.press("Tab")
-    assert await page.evaluate("document.activeElement.className") == "alert-dismiss"
+    tabbed = []
+    for _ in range(3):
+        await page.keyboard.press("Tab")
+        tabbed.append(await page.evaluate("document.activeElement.className"))
+    assert tabbed == ["btn alert-ack", "btn alert-silence", "alert-dismiss"]
     await page.keyboard.press("Enter")
     await two.wait_for(state="detached")
 

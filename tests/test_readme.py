@@ -37,8 +37,9 @@ The word after the opening fence says how a block is checked:
 
 ``yaml``
     ``promtool check config`` for a Prometheus configuration (``scrape_configs``),
-    ``promtool check rules`` for rule groups. An absolute path whose file name is that of
-    a file under grafana/ is pointed at that file.
+    ``promtool check rules`` for rule groups, ``amtool check-config`` for an Alertmanager
+    configuration (``route`` and ``receivers``). An absolute path whose file name is that
+    of a file under grafana/ is pointed at that file.
 
 ``json``
     Parsed.
@@ -49,8 +50,8 @@ The word after the opening fence says how a block is checked:
     layer order of tests/test_layers.py.
 
 A block in any other language, or in none, fails: give this module a checker first.
-Where promtool is missing, the checks that need it skip with the reason (under CI=true
-they fail instead). The configuration table is checked against app.settings as well.
+Where promtool or amtool is missing, the checks that need it skip with the reason (under
+CI=true they fail instead). The configuration table is checked against app.settings as well.
 """
 
 from __future__ import annotations
@@ -88,7 +89,10 @@ PORT = "8080"
 SERVES = "# serves until Ctrl-C"
 CHECKED = ("console", "python", "yaml", "json", "tree")
 # Programs the README uses that a developer machine may lack: name -> where to get it.
-OPTIONAL_TOOLS = {"promtool": "Debian package 'prometheus'"}
+OPTIONAL_TOOLS = {
+    "promtool": "Debian package 'prometheus'",
+    "amtool": "Debian package 'prometheus-alertmanager'",
+}
 # The variables a console session starts with, taken from the caller's environment.
 PASSED_ENV = ("HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "CI")
 
@@ -436,6 +440,7 @@ async def run_console(
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     rewrites = Rewrites(port, tmp, {name: workdir / name for name in files})
+    (tmp / "tmp").mkdir(exist_ok=True)  # where /tmp/ goes: it exists, as /tmp does
     for name, block in files.items():
         (workdir / name).write_text(rewrites.text(block.text))
 
@@ -502,32 +507,45 @@ def repo_file(path: str) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
+def yaml_checker(data: Any) -> list[str] | None:
+    """The command (without the file) that checks this YAML, or None if none knows it."""
+    if isinstance(data, dict) and "scrape_configs" in data:
+        return ["promtool", "check", "config"]
+    if isinstance(data, dict) and "groups" in data:
+        return ["promtool", "check", "rules"]
+    if isinstance(data, dict) and {"route", "receivers"} <= data.keys():
+        return ["amtool", "check-config"]
+    return None
+
+
+def yaml_tool(block: Block) -> str:
+    checker = yaml_checker(yaml.safe_load(block.text))
+    return checker[0] if checker else "promtool"
+
+
 def check_yaml(block: Block, tmp: Path) -> list[str]:
     text = block.text
     for path in set(re.findall(r"(?<![\w.:-])/[\w./-]+", text)):
         target = repo_file(path)
         if target is not None:
             text = text.replace(path, str(target))
-    data = yaml.safe_load(text)
-    if isinstance(data, dict) and "scrape_configs" in data:
-        what = "config"
-    elif isinstance(data, dict) and "groups" in data:
-        what = "rules"
-    else:
+    checker = yaml_checker(yaml.safe_load(text))
+    if checker is None:
         return [
-            f"{block.where}: no checker knows this YAML (neither a Prometheus config nor rules)"
+            f"{block.where}: no checker knows this YAML (neither a Prometheus config, rules "
+            "nor an Alertmanager config)"
         ]
     path = tmp / "block.yml"
     path.write_text(text)
     done = subprocess.run(
-        ["promtool", "check", what, str(path)],
+        [*checker, str(path)],
         capture_output=True,
         text=True,
         timeout=COMMAND_TIMEOUT,
         check=False,
     )
     if done.returncode != 0:
-        return [f"{block.where}: promtool check {what} failed:\n{show(done.stdout + done.stderr)}"]
+        return [f"{block.where}: {' '.join(checker)} failed:\n{show(done.stdout + done.stderr)}"]
     return []
 
 
@@ -653,7 +671,11 @@ BLOCKS = parse_blocks(README.read_text())
 
 @pytest.mark.parametrize("unit", units(BLOCKS), ids=lambda unit: unit.id)
 async def test_readme_block(unit: Unit, tmp_path: Path) -> None:
-    needs = "promtool" if unit.kind == "yaml" else "".join(block.text for block in unit.blocks)
+    needs = (
+        yaml_tool(unit.blocks[0])
+        if unit.kind == "yaml"
+        else "".join(block.text for block in unit.blocks)
+    )
     reason = missing_tool(needs)
     if reason is not None:
         skip_or_fail(reason)
@@ -818,6 +840,18 @@ def test_the_tree_check_catches_a_missing_module(tmp_path: Path) -> None:
 )
 def test_output_matching(expected: list[str], output: str, verdict: bool) -> None:
     assert output_matches(expected, output) is verdict
+
+
+async def test_an_alertmanager_config_is_checked_by_amtool(tmp_path: Path) -> None:
+    if shutil.which("amtool") is None:
+        skip_or_fail("amtool is not installed (Debian package 'prometheus-alertmanager')")
+    good = "route:\n  receiver: x\nreceivers:\n  - name: x\n"
+    (unit,) = synthetic(f"## Demo\n\n```yaml\n{good}```\n")
+    assert await check_unit(unit, unit.blocks, tmp_path) == []
+    bad = good + "    webhook_configs:\n      - url: http://h/x\n        sent_resolved: true\n"
+    (unit,) = synthetic(f"## Demo\n\n```yaml\n{bad}```\n")
+    (problem,) = await check_unit(unit, unit.blocks, tmp_path)
+    assert "amtool check-config failed" in problem and "sent_resolved" in problem
 
 
 def test_rewrites_touch_only_what_the_suite_cannot_run(tmp_path: Path) -> None:

@@ -51,6 +51,14 @@ class EventType(StrEnum):
     APPROVAL_REJECTED = ("approval.rejected", "Approval rejected", "danger", "\u2612")
     SYSTEM_ALERT = ("system.alert", "System alert", "danger", "!")
     SYSTEM_ALERT_RESOLVED = ("system.alert_resolved", "Alert resolved", "success", "\u25ce")
+    SYSTEM_ALERT_ACKNOWLEDGED = (
+        "system.alert_acknowledged",
+        "Alert acknowledged",
+        "info",
+        "\u2713",
+    )
+    SYSTEM_SILENCE = ("system.silence", "Silence started", "neutral", "\u2298")
+    SYSTEM_SILENCE_ENDED = ("system.silence_ended", "Silence ended", "neutral", "\u25cb")
     SYSTEM_METRIC = ("system.metric", "System metric", "neutral", "\u223f")
     SYSTEM_HEALTH = ("system.health", "System health", "neutral", "\u2665\ufe0e")
     KPI_UPDATE = ("analytics.kpi_update", "KPI update", "analytics", "\u2197")

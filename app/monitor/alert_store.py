@@ -1,35 +1,173 @@
-"""SQLite store for what must survive a restart: the alert history.
+"""SQLite store for what must survive a restart: the alert history, acknowledgements and
+silences.
 
-The table's columns are AlertRecord's fields. sqlite3 is blocking, so every call runs in a
-worker thread behind one lock.
+Each table's columns are a dataclass's fields (AlertRecord, Acknowledgement, Silence):
+str, float and int as themselves, dicts as JSON text, `X | None` as a nullable column. A
+table written by an older livewatch is rebuilt with the new columns at open. sqlite3 is
+blocking, so every call runs in a worker thread behind one lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import sqlite3
 import threading
-from dataclasses import fields
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from app.monitor.alert_record import AlertRecord
+from app.monitor.alert_record import Acknowledgement, AlertRecord, AlertState
+from app.monitor.silences import Silence
 
-SQL_TYPES = {str: "TEXT", float: "REAL", int: "INTEGER"}
-COLUMNS = tuple(item.name for item in fields(AlertRecord))
-_HINTS = get_type_hints(AlertRecord)
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS alerts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    {", ".join(f"{name} {SQL_TYPES[_HINTS[name]]} NOT NULL" for name in COLUMNS)}
-);
-CREATE INDEX IF NOT EXISTS alerts_by_rule ON alerts (rule, id);
-"""
-SELECT = f"SELECT {', '.join(COLUMNS)} FROM alerts"
+T = TypeVar("T")
+SQL_TYPES: dict[Any, str] = {str: "TEXT", float: "REAL", int: "INTEGER", dict: "TEXT"}
+SILENCES_KEPT = 1000  # ended and expired silences beyond these are forgotten
 
 
-def _record(row: sqlite3.Row) -> AlertRecord:
-    return AlertRecord(**{name: row[name] for name in COLUMNS})
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Any  # str, float, int or dict
+    nullable: bool
+    default: Any  # for rows written before the column existed; MISSING if none
+
+
+def columns_of(record: type[Any]) -> tuple[Column, ...]:
+    hints = get_type_hints(record)
+    found = []
+    for item in fields(record):
+        kind, nullable = hints[item.name], False
+        if get_origin(kind) in (Union, types.UnionType):
+            kinds = [arg for arg in get_args(kind) if arg is not type(None)]
+            kind, nullable = kinds[0], len(kinds) < len(get_args(kind))
+        kind = get_origin(kind) or kind
+        if kind not in SQL_TYPES:
+            raise TypeError(f"{record.__name__}.{item.name}: no column type for {kind}")
+        default = item.default
+        if item.default_factory is not dataclasses.MISSING:
+            default = item.default_factory()
+        found.append(Column(item.name, kind, nullable, default))
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class Table(Generic[T]):
+    """A table whose rows are one dataclass; `fill` names, for a column added later, the
+    old column that rows written before it take their value from."""
+
+    name: str
+    record: type[T]
+    primary_key: str | None  # None: an autoincrement id gives the rows their order
+    indexes: tuple[str, ...] = ()
+    fill: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return columns_of(self.record)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    def create_sql(self, name: str) -> str:
+        parts = [] if self.primary_key else ["id INTEGER PRIMARY KEY AUTOINCREMENT"]
+        for column in self.columns:
+            spec = f"{column.name} {SQL_TYPES[column.kind]}"
+            spec += "" if column.nullable else " NOT NULL"
+            spec += " PRIMARY KEY" if column.name == self.primary_key else ""
+            parts.append(spec)
+        return f"CREATE TABLE {name} ({', '.join(parts)})"
+
+    def row(self, record: T) -> tuple[Any, ...]:
+        return tuple(encode(column, getattr(record, column.name)) for column in self.columns)
+
+    def record_of(self, row: sqlite3.Row) -> T:
+        values = {column.name: decode(column, row[column.name]) for column in self.columns}
+        return self.record(**values)
+
+    def select(self) -> str:
+        return f"SELECT {', '.join(self.names)} FROM {self.name}"
+
+    def insert(self, verb: str = "INSERT") -> str:
+        marks = ", ".join("?" * len(self.names))
+        return f"{verb} INTO {self.name} ({', '.join(self.names)}) VALUES ({marks})"
+
+
+def encode(column: Column, value: Any) -> Any:
+    if value is not None and column.kind is dict:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
+def decode(column: Column, value: Any) -> Any:
+    if value is not None and column.kind is dict:
+        return json.loads(value)
+    return value
+
+
+ALERTS: Table[AlertRecord] = Table(
+    "alerts",
+    AlertRecord,
+    None,
+    indexes=("alerts_by_rule ON alerts (rule, id)", "alerts_by_key ON alerts (source, key, id)"),
+    fill={"key": "rule", "started_at": "timestamp"},
+)
+ACKS: Table[Acknowledgement] = Table("acknowledgements", Acknowledgement, "alert_id")
+SILENCES: Table[Silence] = Table(
+    "silences", Silence, "silence_id", indexes=("silences_by_end ON silences (ends_at)",)
+)
+TABLES: tuple[Table[Any], ...] = (ALERTS, ACKS, SILENCES)
+# The latest record of each alert (its source and key) whose last word was 'firing'.
+FIRING_IDS = (
+    "SELECT id FROM alerts WHERE id IN (SELECT max(id) FROM alerts GROUP BY source, key) "
+    f"AND state = '{AlertState.FIRING.value}'"
+)
+
+
+def migrate(db: sqlite3.Connection, table: Table[Any]) -> None:
+    """Create the table, or rebuild one an older livewatch wrote: rows keep their values,
+    new columns take their `fill` column's value or the field's default."""
+    have = {row[1]: bool(row[3]) for row in db.execute(f"PRAGMA table_info({table.name})")}
+    want = {column.name: not column.nullable for column in table.columns}
+    if not table.primary_key:
+        want["id"] = False
+    if not have:
+        db.execute(table.create_sql(table.name))
+    elif have != want:
+        picks: list[str] = [] if table.primary_key else ["id"]
+        params: list[Any] = []
+        for column in table.columns:
+            if column.name in have:
+                picks.append(column.name)
+            elif column.name in table.fill:
+                picks.append(table.fill[column.name])
+            elif column.default is not dataclasses.MISSING:
+                picks.append("?")
+                params.append(encode(column, column.default))
+            else:
+                raise RuntimeError(f"cannot add {table.name}.{column.name}: it has no default")
+        targets = ([] if table.primary_key else ["id"]) + list(table.names)
+        db.execute("BEGIN")
+        try:
+            db.execute(table.create_sql(f"{table.name}_new"))
+            db.execute(
+                f"INSERT INTO {table.name}_new ({', '.join(targets)}) "
+                f"SELECT {', '.join(picks)} FROM {table.name}",
+                params,
+            )
+            db.execute(f"DROP TABLE {table.name}")
+            db.execute(f"ALTER TABLE {table.name}_new RENAME TO {table.name}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    for index in table.indexes:
+        db.execute(f"CREATE INDEX IF NOT EXISTS {index}")
 
 
 class AlertStore:
@@ -47,7 +185,9 @@ class AlertStore:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)
+        with self._lock:
+            for table in TABLES:
+                migrate(db, table)
         self._db = db
 
     async def close(self) -> None:
@@ -59,39 +199,93 @@ class AlertStore:
                 self._db.close()
                 self._db = None
 
-    def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def _run(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             if self._db is None:
                 raise RuntimeError("the alert store is closed")
-            return self._db.execute(sql, params).fetchall()
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    async def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return await asyncio.to_thread(self._run, sql, params)
+
+    # --- alert history ---------------------------------------------------------------
 
     async def add(self, record: AlertRecord) -> None:
         await asyncio.to_thread(self._add, record)
 
     def _add(self, record: AlertRecord) -> None:
-        row = record.as_dict()
+        self._run(ALERTS.insert(), ALERTS.row(record))
+        # Bounded, except that an alert still firing keeps its latest record.
         self._run(
-            f"INSERT INTO alerts ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-            tuple(row[column] for column in COLUMNS),
-        )
-        self._run(
-            "DELETE FROM alerts WHERE id <= (SELECT max(id) FROM alerts) - ?",
+            f"DELETE FROM alerts WHERE id <= (SELECT max(id) FROM alerts) - ? "
+            f"AND id NOT IN ({FIRING_IDS})",
             (self.history_limit,),
         )
 
-    async def recent(self, limit: int) -> list[AlertRecord]:
-        rows = await asyncio.to_thread(self._run, f"{SELECT} ORDER BY id DESC LIMIT ?", (limit,))
-        return [_record(row) for row in rows]
+    async def recent(self, limit: int, state: str | None = None) -> list[AlertRecord]:
+        where = "" if state is None else "WHERE state = ? "
+        params: list[Any] = [] if state is None else [state]
+        sql = f"{ALERTS.select()} {where}ORDER BY id DESC LIMIT ?"
+        rows = await self._query(sql, [*params, limit])
+        return [ALERTS.record_of(row) for row in rows]
 
     async def active(self) -> list[AlertRecord]:
-        """The latest record of each rule whose last word was 'firing'."""
-        rows = await asyncio.to_thread(
-            self._run,
-            f"{SELECT} WHERE id IN (SELECT max(id) FROM alerts GROUP BY rule) "
-            "AND state = 'firing' ORDER BY id DESC",
-        )
-        return [_record(row) for row in rows]
+        """The latest record of each alert whose last word was 'firing'."""
+        rows = await self._query(f"{ALERTS.select()} WHERE id IN ({FIRING_IDS}) ORDER BY id")
+        return [ALERTS.record_of(row) for row in rows]
+
+    async def known(self, alert_id: str) -> bool:
+        rows = await self._query("SELECT 1 FROM alerts WHERE alert_id = ? LIMIT 1", (alert_id,))
+        return bool(rows)
 
     async def count(self) -> int:
-        rows = await asyncio.to_thread(self._run, "SELECT count(*) FROM alerts")
+        rows = await self._query("SELECT count(*) FROM alerts")
         return int(rows[0][0])
+
+    # --- acknowledgements ------------------------------------------------------------
+
+    async def acknowledge(self, ack: Acknowledgement) -> None:
+        await asyncio.to_thread(self._acknowledge, ack)
+
+    def _acknowledge(self, ack: Acknowledgement) -> None:
+        self._run(ACKS.insert("INSERT OR REPLACE"), ACKS.row(ack))
+        # An acknowledgement lives as long as some record of its alert does.
+        self._run(
+            "DELETE FROM acknowledgements WHERE alert_id NOT IN (SELECT alert_id FROM alerts)"
+        )
+
+    async def acknowledgements(self, alert_ids: Iterable[str]) -> dict[str, Acknowledgement]:
+        wanted = sorted(set(alert_ids))
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        rows = await self._query(f"{ACKS.select()} WHERE alert_id IN ({marks})", wanted)
+        return {row["alert_id"]: ACKS.record_of(row) for row in rows}
+
+    # --- silences --------------------------------------------------------------------
+
+    async def add_silence(self, silence: Silence) -> None:
+        await asyncio.to_thread(self._add_silence, silence)
+
+    def _add_silence(self, silence: Silence) -> None:
+        self._run(SILENCES.insert(), SILENCES.row(silence))
+        self._run(
+            "DELETE FROM silences WHERE silence_id NOT IN "
+            "(SELECT silence_id FROM silences ORDER BY ends_at DESC LIMIT ?)",
+            (SILENCES_KEPT,),
+        )
+
+    async def end_silence(self, silence: Silence) -> None:
+        await self._query(
+            "UPDATE silences SET ended_at = ?, ended_by = ? WHERE silence_id = ?",
+            (silence.ended_at, silence.ended_by, silence.silence_id),
+        )
+
+    async def silence(self, silence_id: str) -> Silence | None:
+        rows = await self._query(f"{SILENCES.select()} WHERE silence_id = ?", (silence_id,))
+        return SILENCES.record_of(rows[0]) if rows else None
+
+    async def active_silences(self, now: datetime) -> list[Silence]:
+        rows = await self._query(f"{SILENCES.select()} WHERE ended_at IS NULL ORDER BY ends_at")
+        silences = [SILENCES.record_of(row) for row in rows]
+        return [silence for silence in silences if silence.active_at(now)]

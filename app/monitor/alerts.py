@@ -3,19 +3,15 @@ resolve once when the value falls below the level minus a hysteresis margin."""
 
 from __future__ import annotations
 
-import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from app.hub.events import EventBroadcaster, EventType
-from app.monitor.alert_record import AlertRecord, AlertState, Severity
-from app.monitor.alert_store import AlertStore
+from app.monitor.alert_board import AlertBoard
+from app.monitor.alert_record import AlertRecord, AlertState, Severity, Source
 from app.monitor.metrics import MonitorMetrics
 from app.monitor.sample import Sample
 from app.settings import THRESHOLD_RULES, Settings
 from app.timeutil import now_rfc3339
-
-log = logging.getLogger(__name__)
 
 WARNING = Severity.WARNING.value
 CRITICAL = Severity.CRITICAL.value
@@ -68,29 +64,31 @@ def default_rules(settings: Settings) -> list[ThresholdRule]:
 
 
 class AlertEngine:
+    """livewatch's own threshold rules over each host sample; the board keeps, stores and
+    announces what they raise."""
+
     def __init__(
         self,
         rules: list[ThresholdRule],
         hysteresis: float,
-        store: AlertStore,
+        board: AlertBoard,
         metrics: MonitorMetrics,
-        broadcaster: EventBroadcaster,
+        node: str,
     ) -> None:
         self.rules = rules
         self.hysteresis = hysteresis
-        self.store = store
+        self.board = board
         self.metrics = metrics
-        self.broadcaster = broadcaster
-        self.active: dict[str, AlertRecord] = {}
+        self.node = node
+
+    def current(self, rule: ThresholdRule) -> AlertRecord | None:
+        return self.board.current(Source.LIVEWATCH, rule.name)
 
     async def restore(self) -> None:
-        """Pick up alerts that were firing when the service stopped, so they do not fire twice."""
-        known = {rule.name for rule in self.rules}
-        for record in await self.store.active():
-            if record.rule in known:
-                self.active[record.rule] = record
+        """Set the gauges from what the board restored: an alert still firing after a
+        restart does not fire twice."""
         for rule in self.rules:
-            current = self.active.get(rule.name)
+            current = self.current(rule)
             self.metrics.observe_alert(rule.name, current.level if current else None)
 
     async def evaluate(self, sample: Sample) -> list[AlertRecord]:
@@ -102,24 +100,20 @@ class AlertEngine:
         return changes
 
     async def _evaluate_rule(self, rule: ThresholdRule, value: float) -> AlertRecord | None:
-        current = self.active.get(rule.name)
+        current = self.current(rule)
         level = rule.next_level(current.level if current else None, value, self.hysteresis)
         if level == (current.level if current else None):
             return None
+        now = now_rfc3339()
         if level is None:
             assert current is not None
-            record = AlertRecord(
-                alert_id=current.alert_id,
-                rule=rule.name,
-                metric=rule.metric,
-                level=current.level,
-                state=AlertState.RESOLVED,
+            record = replace(
+                current,
+                state=AlertState.RESOLVED.value,
                 message=f"{rule.label} usage back to normal: {value:.1f}%",
                 value=value,
-                threshold=current.threshold,
-                timestamp=now_rfc3339(),
+                timestamp=now,
             )
-            del self.active[rule.name]
         else:
             word = "critical" if level == CRITICAL else "high"
             limit = f"{level} at {rule.threshold(level):g}%"
@@ -128,24 +122,16 @@ class AlertEngine:
                 rule=rule.name,
                 metric=rule.metric,
                 level=level,
-                state=AlertState.FIRING,
+                state=AlertState.FIRING.value,
                 message=f"{rule.label} usage {word}: {value:.1f}% ({limit})",
                 value=value,
                 threshold=rule.threshold(level),
-                timestamp=now_rfc3339(),
+                timestamp=now,
+                source=Source.LIVEWATCH.value,
+                key=rule.name,
+                node=self.node,
+                started_at=current.started_at if current else now,
             )
-            self.active[rule.name] = record
-        log.warning("alert %s %s: %s", record.rule, record.state, record.message)
         self.metrics.observe_alert(rule.name, level)
-        await self.store.add(record)
-        await self.announce(record)
+        await self.board.record(record)
         return record
-
-    async def announce(self, record: AlertRecord) -> None:
-        """Tell every client: system.alert while firing, system.alert_resolved at the end."""
-        event = (
-            EventType.SYSTEM_ALERT
-            if record.state == AlertState.FIRING
-            else EventType.SYSTEM_ALERT_RESOLVED
-        )
-        await self.broadcaster.emit(event, {**record.as_dict(), "details": {}})

@@ -3,9 +3,11 @@ checks, alerts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from app.monitor.alert_record import Severity
+from app.monitor.alert_record import HANDLING_STATES, Severity, Source
 from app.monitor.health import HealthStatus
 from app.monitor.host_collector import HostCollector
 from app.monitor.host_reading import HostReading
@@ -54,6 +56,16 @@ class MonitorMetrics:
             ["rule", "severity"],
             registry=registry,
         )
+        # Alertmanager's alert names are unbounded, so alerts of every source are counted
+        # here by bounded labels only: 2 sources x 2 severities x 3 states.
+        self.alerts_active = Gauge(
+            "livewatch_alerts_active",
+            "Alerts firing now, by source, severity and whether they are unacknowledged, "
+            "acknowledged or silenced.",
+            ["source", "severity", "state"],
+            registry=registry,
+        )
+        self.observe_alert_states({})
 
     def observe_host(self, reading: HostReading) -> None:
         self.host.observe(reading)
@@ -66,3 +78,11 @@ class MonitorMetrics:
     def observe_alert(self, rule: str, level: str | None) -> None:
         for severity in Severity:
             self.alerts_firing.labels(rule, severity).set(1 if severity == level else 0)
+
+    def observe_alert_states(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        """Firing alerts counted by (source, severity, state); absent combinations are 0."""
+        for source in Source:
+            for severity in Severity:
+                for state in HANDLING_STATES:
+                    value = counts.get((source, severity, state), 0)
+                    self.alerts_active.labels(source, severity, state).set(value)

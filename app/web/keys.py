@@ -16,7 +16,9 @@ from app.hub.hub import Hub
 from app.hub.idempotency import IdempotencyStore
 from app.lifecycle import Lifecycle
 from app.loop_lag import LoopLag
+from app.monitor.alert_board import AlertBoard
 from app.monitor.alert_store import AlertStore
+from app.monitor.alertmanager import AlertmanagerReceiver
 from app.monitor.alerts import AlertEngine
 from app.monitor.collector import Collector
 from app.monitor.exposition import Registry
@@ -38,6 +40,8 @@ STORE = web.AppKey("store", AlertStore)
 HEALTH = web.AppKey("health", HealthRegistry)
 HEALTH_WATCH = web.AppKey("health_watch", HealthWatch)
 ALERTS = web.AppKey("alerts", AlertEngine)
+ALERT_BOARD = web.AppKey("alert_board", AlertBoard)
+ALERTMANAGER = web.AppKey("alertmanager", AlertmanagerReceiver)
 COLLECTOR = web.AppKey("collector", Collector)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 LOOP_LAG = web.AppKey("loop_lag", LoopLag)

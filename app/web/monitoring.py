@@ -8,12 +8,14 @@ from aiohttp import web
 
 from app.auth.permissions import may_read
 from app.hub.broker import BrokerUnavailable
+from app.monitor.alert_record import AlertState
 from app.web import keys
 from app.web.errors import json_error
 from app.web.identity import require_reader
 from app.web.query import int_query
 
 MAX_ALERTS_LIMIT = 1000
+STATES = tuple(state.value for state in AlertState)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -43,15 +45,20 @@ async def metrics_history(request: web.Request) -> web.Response:
 
 
 async def alerts(request: web.Request) -> web.Response:
+    """The history newest first (`alerts`, of one `state` if asked), the alerts firing now
+    (`active`) and the active silences; acknowledgements and silences come with each."""
     require_reader(request)
     limit = int_query(request, "limit", 20, 1, MAX_ALERTS_LIMIT)
-    store = request.app[keys.STORE]
-    engine = request.app[keys.ALERTS]
-    recent = await store.recent(limit)
+    state = request.query.get("state")
+    if state is not None and state not in STATES:
+        raise json_error(400, f"'state' must be one of {', '.join(STATES)}", "state")
+    board = request.app[keys.ALERT_BOARD]
+    recent = await request.app[keys.STORE].recent(limit, state)
     return web.json_response(
         {
-            "alerts": [record.as_dict() for record in recent],
-            "active": [record.as_dict() for record in engine.active.values()],
+            "alerts": await board.history_views(recent),
+            "active": board.active_views(),
+            "silences": board.silence_views(),
         }
     )
 

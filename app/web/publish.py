@@ -18,7 +18,7 @@ from app.hub.events import RESERVED_CHANNELS, RESERVED_PREFIX, NoRouteError
 from app.hub.idempotency import KeyReused
 from app.settings import Settings, env_name
 from app.web import keys
-from app.web.bodies import read_body
+from app.web.body import read_body
 from app.web.errors import json_error
 from app.web.identity import bearer_token
 

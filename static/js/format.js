@@ -147,3 +147,16 @@ export function oneLine(text, max = 120) {
   const s = String(text).replace(/\s+/g, ' ').trim();
   return s.length > max ? `${s.slice(0, max - 1)}\u2026` : s;
 }
+
+/** A span of time: "45 s", "12 min", "3 h 5 min", "2 d 4 h". */
+export function formatDuration(ms) {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return DASH;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const min = Math.floor(s / 60);
+  if (min < 60) return `${min} min`;
+  const hours = Math.floor(min / 60);
+  if (hours < 24) return min % 60 ? `${hours} h ${min % 60} min` : `${hours} h`;
+  const days = Math.floor(hours / 24);
+  return hours % 24 ? `${days} d ${hours % 24} h` : `${days} d`;
+}

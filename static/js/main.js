@@ -1,9 +1,12 @@
 // Page entry point: one LiveSocket shared by every widget.
 
+import { AlertCenter } from './alert-center.js';
 import { needsToken, readConfig, tokenMessage } from './config.js';
 import { LiveSocket } from './socket.js';
 import { pageLocation, pageParam } from './socket/url.js';
 import { AlertBanner } from './widgets/alert-banner.js';
+import { AlertDialog } from './widgets/alert-dialog.js';
+import { AlertsPanel } from './widgets/alerts-panel.js';
 import { HistoryCharts } from './widgets/charts.js';
 import { LiveFeed } from './widgets/live-feed.js';
 import { SystemStatus } from './widgets/system-status.js';
@@ -37,12 +40,18 @@ export function start(doc = globalThis.document, win = globalThis.window) {
   const socket = new LiveSocket({ startFrom: (channel) => (feed ? feed.loadChannel(channel) : null) });
   feed = new LiveFeed(mount('feed'), { socket, config, token });
 
+  // Banners and the panel share one alert state; in open mode the page's user_id is the
+  // name an acknowledgement or silence starts with.
+  const alerts = new AlertCenter({ socket, token, auth: config.auth });
+  const name = config.auth === 'token' ? '' : pageParam(where.search, 'user_id') || '';
+  const dialog = new AlertDialog({ center: alerts, name, doc });
   const widgets = [
-    new AlertBanner(mount('alerts'), { socket, token }),
+    new AlertBanner(mount('alerts'), { center: alerts, dialog }),
     new SystemStatus(mount('system-status'), { socket, config, token, blocked: tokenMissing ? tokenMessage(where.pathname) : null }),
     feed,
     new HistoryCharts(mount('charts'), { socket, config, token }),
   ];
+  if (mount('alerts-panel')) widgets.push(new AlertsPanel(mount('alerts-panel'), { center: alerts, name }));
   for (const w of widgets) w.start();
 
   // After a reconnect the socket recovers what was missed; where it cannot,
@@ -54,7 +63,7 @@ export function start(doc = globalThis.document, win = globalThis.window) {
     socket.connect();
   }
 
-  const app = { socket, config, widgets, tokenMissing };
+  const app = { socket, config, widgets, alerts, dialog, tokenMissing };
   if (win) win.livewatch = app;
   return app;
 }

@@ -12,7 +12,7 @@ import { PAGE_CONFIG } from './page-config.mjs';
 const BODIES = {
   'api/monitoring/health': { status: 'healthy', checks: {}, timestamp: '2026-03-01T12:00:00Z' },
   'api/monitoring/metrics': { cpu_percent: 1, memory_percent: 2, disk_percent: 85, queued_frames: 4, timestamp: '2026-03-01T12:00:00Z' },
-  'api/monitoring/alerts?limit=50': { alerts: [], active: [] },
+  'api/monitoring/alerts?limit=50&state=resolved': { alerts: [], active: [], silences: [] },
   'api/monitoring/metrics/history?seconds=900': { interval_seconds: 2, samples: [] },
 };
 const WIDGET_URLS = Object.keys(BODIES);
@@ -67,7 +67,7 @@ function openPage({ url = 'https://host.test/prefix/', configText = JSON.stringi
   FakeWebSocket.reset();
 
   const template = readFileSync(new URL('../../templates/dashboard.html', import.meta.url), 'utf8');
-  for (const id of ['alerts', 'system-status', 'feed', 'charts']) {
+  for (const id of ['alerts', 'system-status', 'feed', 'charts', 'alerts-panel']) {
     assert.match(template, new RegExp(`<section id="${id}"`));
     const el = doc.createElement('section');
     el.setAttribute('id', id);

@@ -30,6 +30,7 @@ describe('static/js', () => {
   test('has the expected modules', () => {
     const names = jsFiles.map((p) => relative(JS_DIR, p));
     assert.deepEqual(names, [
+      'alert-center.js',
       'api.js',
       'config.js',
       'dom.js',
@@ -47,6 +48,8 @@ describe('static/js', () => {
       'socket/timers.js',
       'socket/url.js',
       'widgets/alert-banner.js',
+      'widgets/alert-dialog.js',
+      'widgets/alerts-panel.js',
       'widgets/charts.js',
       'widgets/live-feed.js',
       'widgets/system-status.js',
@@ -56,6 +59,7 @@ describe('static/js', () => {
   test('every module has its own test file', () => {
     const tests = new Set(readdirSync(join(ROOT, 'tests/js')));
     const covered = {
+      'alert-center.js': 'alert-center.test.mjs',
       'api.js': 'widgets.test.mjs',
       'dom.js': 'widgets.test.mjs',
       'format.js': 'format.test.mjs',
@@ -186,7 +190,7 @@ describe('templates', () => {
   });
 
   test('mount points and the alert live region are in the page', () => {
-    for (const id of ['alerts', 'system-status', 'feed', 'charts', 'main']) assert.match(dashboard, new RegExp(`id="${id}"`), id);
+    for (const id of ['alerts', 'system-status', 'feed', 'charts', 'alerts-panel', 'main']) assert.match(dashboard, new RegExp(`id="${id}"`), id);
     assert.match(dashboard, /id="alerts"[^>]*aria-live="polite"/);
   });
 });

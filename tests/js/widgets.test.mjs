@@ -3,8 +3,11 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 
+import { AlertCenter } from '../../static/js/alert-center.js';
 import { LiveSocket } from '../../static/js/socket.js';
 import { AlertBanner } from '../../static/js/widgets/alert-banner.js';
+import { AlertDialog } from '../../static/js/widgets/alert-dialog.js';
+import { AlertsPanel } from '../../static/js/widgets/alerts-panel.js';
 import { HistoryCharts } from '../../static/js/widgets/charts.js';
 import { LiveFeed } from '../../static/js/widgets/live-feed.js';
 import { SystemStatus } from '../../static/js/widgets/system-status.js';
@@ -132,11 +135,11 @@ describe('AlertBanner', () => {
 
   test('loads active alerts, then creates, updates in place and removes banners', async () => {
     const fetch = fakeFetch({
-      'api/monitoring/alerts?limit=50': [200, { alerts: [], active: [{ ...alertData('disk', 'warning', 'Disk filling'), timestamp: '2026-03-01T11:00:00Z' }] }],
+      'api/monitoring/alerts?limit=50&state=resolved': [200, { alerts: [], active: [{ ...alertData('disk', 'warning', 'Disk filling'), timestamp: '2026-03-01T11:00:00Z' }] }],
     });
     const root = mount('alerts');
     await started(new AlertBanner(root, { socket, fetch }));
-    assert.deepEqual(fetch.calls, ['api/monitoring/alerts?limit=50']);
+    assert.deepEqual(fetch.calls, ['api/monitoring/alerts?limit=50&state=resolved']);
     assert.equal(root.getAttribute('aria-live'), 'polite');
     assert.equal(root.querySelectorAll('[data-alert-id]').length, 1);
 
@@ -178,7 +181,7 @@ describe('AlertBanner', () => {
     await started(new AlertBanner(root, { socket, fetch: fakeFetch({}) }));
     send('global', 'system.alert', alertData('a', 'warning', 'first'));
     send('global', 'system.alert', alertData('b', 'warning', 'second'));
-    const button = root.querySelector('[data-alert-id=a] button');
+    const button = root.querySelector('[data-alert-id=a] .alert-dismiss');
     assert.equal(button.getAttribute('type'), 'button');
     assert.match(button.getAttribute('aria-label'), /Dismiss/);
     button.click();
@@ -195,7 +198,7 @@ describe('AlertBanner', () => {
   });
 
   test('a stale global channel loads the active alerts again; other channels do not', async () => {
-    const fetch = fakeFetch({ 'api/monitoring/alerts?limit=50': [200, { alerts: [], active: [] }] });
+    const fetch = fakeFetch({ 'api/monitoring/alerts?limit=50&state=resolved': [200, { alerts: [], active: [] }] });
     const root = mount('alerts');
     await started(new AlertBanner(root, { socket, fetch }));
     fetch.calls.length = 0;
@@ -204,7 +207,7 @@ describe('AlertBanner', () => {
     assert.deepEqual(fetch.calls, []);
     stale('global');
     await flush();
-    assert.deepEqual(fetch.calls, ['api/monitoring/alerts?limit=50']);
+    assert.deepEqual(fetch.calls, ['api/monitoring/alerts?limit=50&state=resolved']);
   });
 
   test('a failed load leaves live alerts working', async () => {
@@ -478,7 +481,7 @@ describe('SystemStatus', () => {
     const fetch = fakeFetch({
       'api/monitoring/health': [200, health('healthy')],
       'api/monitoring/metrics': [200, sample()],
-      'api/monitoring/alerts?limit=50': [200, { alerts: [], active: [] }],
+      'api/monitoring/alerts?limit=50&state=resolved': [200, { alerts: [], active: [] }],
       'api/monitoring/metrics/history?seconds=900': [200, { interval_seconds: 2, samples: [] }],
     });
     await started(new SystemStatus(mount('system-status'), { socket, config: CONFIG, fetch, token: 'T0K', now: clock.now }));
@@ -649,5 +652,242 @@ describe('HistoryCharts', () => {
     await flush();
     assert.deepEqual(fetch.calls, [route]);
     assert.equal(root.querySelector('#chart-cpu').getAttribute('data-points'), '5', 'the missed samples are in, none twice');
+  });
+});
+
+/** fetch() stand-in by method and URL; records each request with its parsed body. */
+function routeFetch(routes) {
+  const requests = [];
+  const fn = async (url, init = {}) => {
+    const method = init.method || 'GET';
+    requests.push({ method, url, headers: init.headers || {}, body: init.body === undefined ? undefined : JSON.parse(init.body) });
+    const route = routes[`${method} ${url}`];
+    if (!route) return { ok: false, status: 404, json: async () => ({ error: 'no such thing' }) };
+    const [status, body] = typeof route === 'function' ? route(requests.at(-1)) : route;
+    return { ok: status >= 200 && status < 300, status, json: async () => structuredClone(body) };
+  };
+  fn.requests = requests;
+  return fn;
+}
+
+describe('Acknowledging and silencing from the page', () => {
+  const LOAD = 'GET api/monitoring/alerts?limit=50&state=resolved';
+  const firing = (id, extra = {}) => ({
+    alert_id: id,
+    rule: 'cpu',
+    metric: 'cpu_percent',
+    level: 'warning',
+    state: 'firing',
+    message: `CPU high on ${id}`,
+    value: 81,
+    threshold: 75,
+    timestamp: iso(T0 - 120_000),
+    started_at: iso(T0 - 120_000),
+    source: 'livewatch',
+    node: 'web-1',
+    labels: {},
+    annotations: {},
+    generator_url: '',
+    acknowledged: null,
+    silenced_by: [],
+    ...extra,
+  });
+  const acked = (by, level = 'warning') => ({ by, at: iso(T0), comment: '', level });
+
+  async function page({ routes, auth = 'open', name = 'ann', token = null }) {
+    const fetch = routeFetch({ [LOAD]: [200, { active: [], alerts: [], silences: [] }], ...routes });
+    const center = new AlertCenter({ socket, fetch, token, auth, logger: fakeLogger() });
+    const dialog = new AlertDialog({ center, name, now: clock.now });
+    const banner = await started(new AlertBanner(mount('alerts'), { center, dialog }));
+    const panel = await started(new AlertsPanel(mount('alerts-panel'), { center, name, now: clock.now }));
+    widgets.push({ destroy: () => center.destroy() });
+    return { fetch, center, dialog, banner, panel, root: banner.root };
+  }
+
+  test('Acknowledge opens the dialog, sends who and why, and the banner says who', async () => {
+    const { fetch, dialog, root } = await page({
+      routes: {
+        [LOAD]: [200, { active: [firing('a')], alerts: [], silences: [] }],
+        'POST api/monitoring/alerts/a/ack': (req) => [200, firing('a', { acknowledged: { ...acked(req.body.by), comment: req.body.comment } })],
+      },
+    });
+    const ack = root.querySelector('[data-alert-id=a] .alert-ack');
+    assert.equal(ack.getAttribute('aria-label'), 'Acknowledge warning alert: CPU high on a');
+    ack.click();
+    assert.equal(dialog.el.hasAttribute('open'), true);
+    assert.equal(dialog.title.textContent, 'Acknowledge alert');
+    assert.equal(dialog.nameInput.value, 'ann', 'the name the page knows');
+    assert.equal(dom.doc.activeElement, dialog.comment, 'focus goes to the first field left to fill');
+    assert.equal(dialog.durationField.hidden, true);
+    dialog.comment.value = 'looking';
+    await dialog.submit(new Event('submit', { cancelable: true }));
+    assert.deepEqual(fetch.requests.at(-1).body, { by: 'ann', comment: 'looking' });
+    assert.equal(dialog.el.hasAttribute('open'), false);
+    const banner = root.querySelector('[data-alert-id=a]');
+    assert.equal(banner.querySelector('.alert-ack-note').textContent, 'acknowledged by ann');
+    assert.equal(banner.getAttribute('data-acknowledged'), 'ann');
+    assert.equal(ack.hidden, true);
+    assert.equal(dom.doc.activeElement, banner.querySelector('.alert-silence'), 'focus moves on to Silence');
+
+    // Someone else acknowledges on another page: this one shows it live.
+    send('global', 'system.alert_acknowledged', { alert_id: 'a', acknowledged: acked('bob'), message: 'x' });
+    assert.equal(banner.querySelector('.alert-ack-note').textContent, 'acknowledged by bob');
+    assert.match(banner.getAttribute('aria-label'), /acknowledged by bob/);
+    assert.equal(dom.doc.querySelector('#alerts-acknowledged [data-alert-id=a]') !== null, true);
+  });
+
+  test('the dialog wants a name in open mode, and shows what the server refused', async () => {
+    const { fetch, dialog, root } = await page({
+      name: '',
+      routes: {
+        [LOAD]: [200, { active: [firing('a')], alerts: [], silences: [] }],
+        'POST api/monitoring/alerts/a/ack': [409, { error: "alert 'a' is resolved: nothing to acknowledge" }],
+      },
+    });
+    root.querySelector('.alert-ack').click();
+    assert.equal(dom.doc.activeElement, dialog.nameInput);
+    await dialog.submit(new Event('submit', { cancelable: true }));
+    assert.match(dialog.error.textContent, /Say who you are/);
+    assert.equal(fetch.requests.length, 1, 'nothing was sent');
+    dialog.nameInput.value = 'cy';
+    await dialog.submit(new Event('submit', { cancelable: true }));
+    assert.equal(dialog.error.textContent, "alert 'a' is resolved: nothing to acknowledge");
+    assert.equal(dialog.el.hasAttribute('open'), true, 'stays open to say so');
+  });
+
+  test('Escape closes the dialog and focus goes back to the button that opened it', async () => {
+    const { dialog, root } = await page({ routes: { [LOAD]: [200, { active: [firing('a')], alerts: [], silences: [] }] } });
+    const silence = root.querySelector('.alert-silence');
+    silence.click();
+    assert.equal(dialog.title.textContent, 'Silence alert');
+    assert.equal(dialog.matchers.textContent, 'Matches source=livewatch rule=cpu node=web-1');
+    assert.equal(dom.doc.activeElement, dialog.duration);
+    const ev = keyEvent('Escape');
+    dialog.el.dispatchEvent(ev);
+    assert.equal(ev.defaultPrevented, true);
+    assert.equal(dialog.el.hasAttribute('open'), false);
+    assert.equal(dom.doc.activeElement, silence);
+  });
+
+  test('Silence hides the banner, the panel lists the silence, and ending it brings the banner back', async () => {
+    const { fetch, dialog, root } = await page({
+      routes: {
+        [LOAD]: [200, { active: [firing('a'), firing('b', { rule: 'memory', level: 'critical' })], alerts: [], silences: [] }],
+        'POST api/monitoring/silences': (req) => [
+          201,
+          { silence: { silence_id: 's1', matchers: req.body.matchers, starts_at: iso(T0), ends_at: req.body.until, by: req.body.by, comment: '' }, matches: 1, alert_ids: ['a'] },
+        ],
+        'DELETE api/monitoring/silences/s1?by=ann': [200, { silence: { silence_id: 's1' } }],
+      },
+    });
+    root.querySelector('[data-alert-id=a] .alert-silence').click();
+    dialog.duration.value = '240';
+    await dialog.submit(new Event('submit', { cancelable: true }));
+    const sent = fetch.requests.at(-1);
+    assert.deepEqual(sent.body, { by: 'ann', matchers: { source: 'livewatch', rule: 'cpu', node: 'web-1' }, until: new Date(T0 + 4 * 3_600_000).toISOString() });
+    assert.equal(root.querySelector('[data-alert-id=a]'), null, 'no banner while silenced');
+    assert.notEqual(root.querySelector('[data-alert-id=b]'), null);
+    const doc = dom.doc;
+    assert.notEqual(doc.querySelector('#alerts-silenced [data-alert-id=a]'), null);
+    const item = doc.querySelector('#alerts-silences [data-silence-id=s1]');
+    assert.match(item.textContent, /source=livewatch rule=cpu node=web-1/);
+    assert.match(item.textContent, /by ann, 1 alert/);
+    const end = item.querySelector('.alerts-end');
+    assert.equal(end.getAttribute('aria-label'), 'End the silence of source=livewatch rule=cpu node=web-1');
+    end.focus();
+    end.click();
+    await flush();
+    assert.equal(fetch.requests.at(-1).method, 'DELETE');
+    assert.equal(doc.querySelector('#alerts-silences [data-silence-id=s1]'), null);
+    assert.notEqual(root.querySelector('[data-alert-id=a]'), null, 'the banner is back');
+    assert.equal(doc.activeElement, doc.querySelector('#alerts-silences-title'), 'focus stays in the panel');
+  });
+
+  test('in token mode there is no name to give, and the token goes along', async () => {
+    const { fetch, dialog, root } = await page({
+      auth: 'token',
+      token: 'T0K',
+      routes: {
+        [LOAD]: [200, { active: [firing('a')], alerts: [], silences: [] }],
+        'POST api/monitoring/alerts/a/ack': [200, firing('a', { acknowledged: acked('tok') })],
+      },
+    });
+    assert.equal(dialog.nameField.hidden, true);
+    root.querySelector('.alert-ack').click();
+    await dialog.submit(new Event('submit', { cancelable: true }));
+    const sent = fetch.requests.at(-1);
+    assert.deepEqual(sent.body, {});
+    assert.equal(sent.headers.Authorization, 'Bearer T0K');
+    assert.match(root.querySelector('.alert-ack-note').textContent, /acknowledged by tok/);
+  });
+
+  test('a Prometheus alert names its source and links to it, over http(s) only', async () => {
+    const prom = (id, url) =>
+      firing(id, {
+        source: 'alertmanager',
+        rule: 'ApiDown',
+        metric: '',
+        value: null,
+        threshold: null,
+        labels: { alertname: 'ApiDown', job: 'api' },
+        annotations: { summary: 'API down', description: 'no scrape for 2m' },
+        message: 'API down',
+        generator_url: url,
+      });
+    const { root } = await page({
+      routes: { [LOAD]: [200, { active: [prom('p1', 'http://prom.test:9090/graph?g0.expr=up'), prom('p2', 'javascript:alert(1)')], alerts: [], silences: [] }] },
+    });
+    const one = root.querySelector('[data-alert-id=p1]');
+    assert.equal(one.getAttribute('data-source'), 'alertmanager');
+    assert.equal(one.querySelector('.alert-source').textContent, 'Prometheus');
+    assert.equal(one.querySelector('.alert-detail').textContent, 'no scrape for 2m');
+    const link = one.querySelector('.alert-link');
+    assert.equal(link.getAttribute('href'), 'http://prom.test:9090/graph?g0.expr=up');
+    assert.equal(link.getAttribute('rel'), 'noopener noreferrer');
+    const two = root.querySelector('[data-alert-id=p2] .alert-link');
+    assert.equal(two.hasAttribute('href'), false);
+    assert.equal(two.hidden, true);
+  });
+
+  test('the panel lists firing, acknowledged, silenced and resolved alerts with source, duration and who acked', async () => {
+    const resolved = {
+      ...firing('r', { rule: 'disk', message: 'Disk back to normal' }),
+      state: 'resolved',
+      started_at: iso(T0 - 600_000),
+      timestamp: iso(T0 - 300_000),
+      acknowledged: acked('dee'),
+    };
+    const { panel } = await page({
+      routes: {
+        [LOAD]: [
+          200,
+          {
+            active: [firing('a'), firing('k', { acknowledged: acked('kim') }), firing('s', { silenced_by: ['s1'] })],
+            alerts: [resolved],
+            silences: [{ silence_id: 's1', matchers: { rule: 'cpu' }, starts_at: iso(T0), ends_at: iso(T0 + 3_600_000), by: 'ann', comment: 'deploy' }],
+          },
+        ],
+      },
+    });
+    const text = (sel) => panel.root.querySelector(sel).textContent;
+    const ids = (list) => panel.root.querySelectorAll(`#alerts-${list} [data-alert-id]`).map((li) => li.getAttribute('data-alert-id'));
+    assert.deepEqual(ids('firing'), ['a']);
+    assert.deepEqual(ids('acknowledged'), ['k']);
+    assert.deepEqual(ids('silenced'), ['s']);
+    assert.deepEqual(ids('resolved'), ['r']);
+    assert.match(text('#alerts-firing [data-alert-id=a]'), /WARNING/);
+    assert.match(text('#alerts-firing [data-alert-id=a]'), /livewatch/);
+    assert.match(text('#alerts-firing [data-alert-id=a]'), /for 2 min/);
+    assert.match(text('#alerts-acknowledged [data-alert-id=k]'), /acknowledged by kim/);
+    assert.match(text('#alerts-silenced [data-alert-id=s]'), /silenced/);
+    assert.match(text('#alerts-resolved [data-alert-id=r]'), /after 5 min/);
+    assert.match(text('#alerts-resolved [data-alert-id=r]'), /acknowledged by dee/);
+    assert.match(text('#alerts-silences [data-silence-id=s1]'), /by ann, 1 alert, deploy/);
+    assert.equal(text('.alerts-summary'), '3 firing, 1 acknowledged, 1 silenced');
+
+    send('global', 'system.alert_resolved', { ...firing('a'), state: 'resolved' });
+    assert.deepEqual(ids('firing'), []);
+    assert.deepEqual(ids('resolved'), ['a', 'r']);
+    assert.equal(panel.root.querySelector('#alerts-firing').parentNode.querySelector('.alerts-empty').hidden, false);
   });
 });
