@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 RESERVED_FILES = 128  # descriptors kept free of connections
 LINGER_SECONDS = 2.0
+STORE_RETRY_SECONDS = 2.0  # how soon a write the store refused is tried again
 
 
 def page_root() -> Path:
@@ -99,7 +100,11 @@ def create_app(settings: Settings) -> web.Application:
         replay_limit=settings.recovery_limit,
     )
     broadcaster = EventBroadcaster(broker, hub_metrics)
-    store = AlertStore(settings.database_path, settings.alert_history_limit)
+    store = AlertStore(
+        settings.database_path,
+        settings.alert_history_limit,
+        on_write_failure=monitor_metrics.store_write_failures.inc,
+    )
     health = HealthRegistry(timeout=settings.health_timeout)
     board = AlertBoard(store, monitor_metrics, broadcaster)
     alerts = AlertEngine(
@@ -200,7 +205,9 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.HEALTH].register("database", checks.database_check(store))
     await app[keys.ALERT_BOARD].restore()
     await app[keys.ALERTS].restore()
-    yield
+    async with background(store.retry_forever(STORE_RETRY_SECONDS)):
+        yield
+    await store.retry()
     await store.close()
 
 

@@ -50,6 +50,11 @@ class MonitorMetrics:
             ["check"],
             registry=registry,
         )
+        self.store_write_failures = Counter(
+            "livewatch_store_write_failures",
+            "Writes to the SQLite store that failed (each is kept and tried again).",
+            registry=registry,
+        )
         self.alerts_firing = Gauge(
             "livewatch_alerts_firing",
             "1 while an alert of this rule and severity is firing.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from app.hub.broker import BrokerUnavailable
+from app.monitor.alert_store import StoreFault
 from app.web import keys
 
 
@@ -16,8 +17,8 @@ async def readyz(request: web.Request) -> web.Response:
     if request.app[keys.LIFECYCLE].shutting_down:
         return web.json_response({"status": "shutting down"}, status=503)
     try:
-        await request.app[keys.STORE].count()
-    except Exception as exc:
+        await request.app[keys.STORE].check()  # a write, not a read: see the database check
+    except StoreFault as exc:
         return web.json_response({"status": "not ready", "reason": f"database: {exc}"}, status=503)
     try:
         await request.app[keys.BROKER].ping()
