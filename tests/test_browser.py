@@ -8,7 +8,6 @@ where it fails: .ci/run installs Chromium first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import json
 import os
@@ -27,6 +26,7 @@ import pytest_asyncio
 
 from app.timeutil import rfc3339
 from tests.conftest import free_port
+from tests.proxy import TcpProxy
 from tests.test_cli import ROOT, wait_until_live
 
 if TYPE_CHECKING:
@@ -137,81 +137,6 @@ class LiveServer:
         body = await self.get("/api/monitoring/metrics/history?seconds=900")
         samples: list[dict[str, Any]] = body["samples"]
         return samples
-
-
-class TcpRelay:
-    """A loopback TCP relay in front of a server, for a page to load through.
-
-    cut() drops every relayed connection at once, as a network failure would (no close frame);
-    while held, new connections are accepted but not relayed, so a reconnecting page waits in
-    its handshake until release()."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = 0
-        self.base = ""
-        self.opened = 0
-        self._open = asyncio.Event()
-        self._open.set()
-        self._server: asyncio.Server | None = None
-        self._links: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def hold(self) -> None:
-        self._open.clear()
-
-    def release(self) -> None:
-        self._open.set()
-
-    def cut(self) -> None:
-        for writer in list(self._links):
-            writer.transport.abort()
-
-    async def stop(self) -> None:
-        self.release()
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self._links.add(writer)
-        try:
-            await self._open.wait()
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-            self.opened += 1
-            self._links.add(up_writer)
-            try:
-                await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-            finally:
-                self._links.discard(up_writer)
-                up_writer.transport.abort()
-        except (OSError, asyncio.CancelledError):
-            pass
-        finally:
-            self._links.discard(writer)
-            writer.transport.abort()
-            self._tasks.discard(task)
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        # One side ended: end the other, so neither waits forever.
-        writer.transport.abort()
 
 
 class SocketLog:
@@ -389,13 +314,13 @@ async def test_the_feed_opens_on_the_latest_events_of_its_channels(
 async def test_a_dropped_connection_recovers_every_event_exactly_once(
     server: LiveServer, page: Page
 ) -> None:
-    relay = TcpRelay(server.port)
+    relay = TcpProxy(server.port)
     await relay.start()
     try:
         name = tag()
         business = f"business:{name}"
         log = SocketLog(page)
-        await open_dashboard(page, relay.base, f"?business_id={name}")
+        await open_dashboard(page, relay.url, f"?business_id={name}")
         for i in range(1, 4):
             await server.publish("task.started", {"title": f"before {i} {name}"}, business_id=name)
         await page.locator(f"#live-feed li[data-key='{business}:3']").wait_for()
@@ -439,7 +364,7 @@ async def test_a_dropped_connection_recovers_every_event_exactly_once(
             "the missed ten replayed in order before subscribed, then live"
         )
     finally:
-        await relay.stop()
+        await relay.close()
 
 
 async def test_a_pushed_metric_moves_the_gauges(server: LiveServer, page: Page) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from livewatch_client import Client
 
-from tests.proxy import CuttableProxy
+from tests.proxy import TcpProxy
 from tests.servers import ServerProcess
 
 CHANNEL = "business:chaos"
@@ -58,7 +58,7 @@ async def publish_steadily(client: Client, published: list[int]) -> None:
             await asyncio.sleep(delay)
 
 
-async def cut_at_random(proxies: list[CuttableProxy], done: asyncio.Event) -> int:
+async def cut_at_random(proxies: list[TcpProxy], done: asyncio.Event) -> int:
     """Reset every connection through the proxies at random moments until done; how many
     times. A moment when the subscribers are still reconnecting from the last reset waits
     for their connection, so every round cuts a live one."""
@@ -78,8 +78,8 @@ async def cut_at_random(proxies: list[CuttableProxy], done: asyncio.Event) -> in
 
 
 async def run_chaos(server: ServerProcess, subscribers: int, cut_publisher: bool) -> None:
-    to_subscribers = CuttableProxy("127.0.0.1", server.port)
-    to_publisher = CuttableProxy("127.0.0.1", server.port)
+    to_subscribers = TcpProxy(server.port)
+    to_publisher = TcpProxy(server.port)
     await to_subscribers.start()
     await to_publisher.start()
     received: list[list[int]] = [[] for _ in range(subscribers)]

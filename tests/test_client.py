@@ -29,7 +29,8 @@ from livewatch_client import (
 from app.auth.tokens import issue_token
 from app.settings import Settings
 from tests.conftest import eventually, free_port, with_settings
-from tests.servers import InProcessServer, ServerProcess, TcpProxy
+from tests.proxy import TcpProxy
+from tests.servers import InProcessServer, ServerProcess
 
 
 def fast_client(

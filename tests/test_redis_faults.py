@@ -32,7 +32,7 @@ from tests.cluster import (
     get_json,
     new_prefix,
 )
-from tests.proxy import CuttableProxy
+from tests.proxy import TcpProxy
 from tests.recovering_client import RecoveringClient
 
 pytestmark = pytest.mark.redis
@@ -50,7 +50,7 @@ class Rig:
     watchers: list[RecoveringClient]
     publisher: Publisher
     health: list[HealthLog]
-    proxy: CuttableProxy | None = None
+    proxy: TcpProxy | None = None
 
     async def close(self) -> None:
         """Whatever is still running, however the test ended."""
@@ -148,14 +148,14 @@ class Rig:
 
 
 async def rig(lab: Lab, proxy_a: bool = False) -> Rig:
-    """Redis, nodes a and b (a through a CuttableProxy if asked), a subscriber on each,
+    """Redis, nodes a and b (a through a TcpProxy if asked), a subscriber on each,
     health polling, and a publisher, already flowing: on a, or on b when a is proxied."""
     redis = await lab.redis_server()
     prefix = new_prefix()
     proxy = None
     nodes = []
     if proxy_a:
-        proxy = CuttableProxy("127.0.0.1", redis.port)
+        proxy = TcpProxy(redis.port)
         await proxy.start()
         nodes += await lab.nodes(1, f"redis://127.0.0.1:{proxy.port}/0", prefix)
     nodes += await lab.nodes(2 - len(nodes), redis.url, prefix)
