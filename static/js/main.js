@@ -1,12 +1,16 @@
 // Page entry point: one LiveSocket shared by every widget.
 
 import { needsToken, readConfig, tokenMessage } from './config.js';
+import { OwnNode } from './model/own-node.js';
 import { LiveSocket } from './socket.js';
 import { pageLocation, pageParam } from './socket/url.js';
 import { AlertBanner } from './widgets/alert-banner.js';
 import { HistoryCharts } from './widgets/charts.js';
+import { ClusterNodes } from './widgets/cluster-nodes.js';
+import { CpuCores } from './widgets/cpu-cores.js';
 import { LiveFeed } from './widgets/live-feed.js';
 import { SystemStatus } from './widgets/system-status.js';
+import { TopProcesses } from './widgets/top-processes.js';
 
 /**
  * The channels the page subscribes itself: `global`, `system` and, in open
@@ -36,12 +40,23 @@ export function start(doc = globalThis.document, win = globalThis.window) {
   let feed = null;
   const socket = new LiveSocket({ startFrom: (channel) => (feed ? feed.loadChannel(channel) : null) });
   feed = new LiveFeed(mount('feed'), { socket, config, token });
+  // The gauges, charts, cores and processes show the node of `connected` only.
+  const ownNode = new OwnNode(socket);
+  const cores = new CpuCores(mount('cpu-cores'), { config });
+  const processes = new TopProcesses(mount('top-processes'));
+  const onSample = (sample) => {
+    cores.apply(sample);
+    processes.apply(sample);
+  };
 
   const widgets = [
     new AlertBanner(mount('alerts'), { socket, token }),
-    new SystemStatus(mount('system-status'), { socket, config, token, blocked: tokenMissing ? tokenMessage(where.pathname) : null }),
+    new SystemStatus(mount('system-status'), { socket, config, token, ownNode, onSample, blocked: tokenMissing ? tokenMessage(where.pathname) : null }),
+    cores,
     feed,
-    new HistoryCharts(mount('charts'), { socket, config, token }),
+    new HistoryCharts(mount('charts'), { socket, config, token, ownNode }),
+    processes,
+    new ClusterNodes(mount('cluster'), { socket, config, token, ownNode }),
   ];
   for (const w of widgets) w.start();
 
@@ -54,7 +69,7 @@ export function start(doc = globalThis.document, win = globalThis.window) {
     socket.connect();
   }
 
-  const app = { socket, config, widgets, tokenMissing };
+  const app = { socket, config, widgets, tokenMissing, ownNode };
   if (win) win.livewatch = app;
   return app;
 }
