@@ -145,7 +145,7 @@ export class ClusterNodes {
     const tr = h(
       'tr',
       { class: 'node', 'data-node': name },
-      h('th', { scope: 'row', class: 'name' }, cells.name, cells.own),
+      h('th', { scope: 'row', class: 'name' }, h('div', { class: 'node-cell' }, cells.name, cells.own)),
       h('td', {}, cells.state),
       cells.cpu,
       cells.memory,
