@@ -665,7 +665,7 @@ async def test_chart_readout_follows_the_pointer_and_the_arrow_keys(
     assert box is not None
     await page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
     await page.wait_for_selector("[data-chart=cpu] .chart-plot[data-cursor]")
-    assert re.fullmatch(r"\d\d:\d\d:\d\d: \d+\.\d%", await readout.inner_text())
+    assert re.fullmatch(r"\d\d:\d\d:\d\d · \d+\.\d%", await readout.inner_text())
     assert await page.locator("[data-chart=cpu] .chart-cursor").is_visible()
     assert await page.locator("[data-chart=cpu] .chart-dot").is_visible()
     await page.mouse.move(0, 0)
@@ -681,7 +681,8 @@ async def test_chart_readout_follows_the_pointer_and_the_arrow_keys(
     assert cursor is not None and count is not None
     assert int(cursor) <= int(count) - 2
     text = await page.inner_text("#chart-network-readout")
-    assert re.fullmatch(r"\d\d:\d\d:\d\d: rx [\d.]+ [KMG]?i?B/s, tx [\d.]+ [KMG]?i?B/s", text), text
+    rate = r"[\d.]+ [KMG]?i?B/s"
+    assert re.fullmatch(rf"\d\d:\d\d:\d\d · rx {rate}, tx {rate}", text), text
     assert await page.get_attribute("#chart-network-readout", "aria-live") == "polite"
     await page.keyboard.press("Home")
     assert await network.get_attribute("data-cursor") == "0"

@@ -109,7 +109,7 @@ describe('TimeChart', () => {
     assert.equal(plot.getAttribute('data-cursor'), '2', 'the first key picks the latest sample');
     plot.dispatchEvent(keyEvent('ArrowLeft'));
     assert.equal(plot.getAttribute('data-cursor'), '1');
-    assert.match(c.readout.textContent, /^\d\d:\d\d:\d\d: rx 200 B\/s, tx 2 B\/s$/);
+    assert.match(c.readout.textContent, /^\d\d:\d\d:\d\d \u00b7 rx 200 B\/s, tx 2 B\/s$/);
     assert.equal(c.cursorLine.hidden, false);
     assert.equal(c.cursorLine.style.left, `${((2000 - 4000 + WINDOW) / WINDOW * 100).toFixed(2)}%`);
     assert.equal(c.series[0].dot.hidden, false);
@@ -138,7 +138,7 @@ describe('TimeChart', () => {
     c.frame.getBoundingClientRect = () => ({ left: 100, width: 600, top: 0, height: 110 });
     c.frame.dispatchEvent(pointer('pointermove', 700)); // the right edge: the newest
     assert.equal(c.frame.getAttribute('data-cursor'), '3');
-    assert.match(c.readout.textContent, /: 40\.0%$/);
+    assert.match(c.readout.textContent, / \u00b7 40\.0%$/);
     c.frame.dispatchEvent(pointer('pointermove', 100)); // the left edge: the oldest held
     assert.equal(c.frame.getAttribute('data-cursor'), '0');
     assert.equal(c.series[0].dot.style.top, '90.00%');

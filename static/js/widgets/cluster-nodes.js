@@ -56,7 +56,7 @@ export class ClusterNodes {
           h('th', { scope: 'col', class: 'num' }, 'CPU'),
           h('th', { scope: 'col', class: 'num' }, 'Memory'),
           h('th', { scope: 'col', class: 'num' }, 'Conns'),
-          h('th', { scope: 'col', class: 'num wide-only' }, 'Heard'),
+          h('th', { scope: 'col', class: 'age wide-only' }, 'Heard'),
         ),
       ),
       this.body,
@@ -140,7 +140,7 @@ export class ClusterNodes {
       cpu: h('td', { class: 'num' }),
       memory: h('td', { class: 'num' }),
       connections: h('td', { class: 'num' }),
-      heard: h('td', { class: 'num wide-only' }),
+      heard: h('td', { class: 'age wide-only' }),
     };
     const tr = h(
       'tr',

@@ -345,6 +345,6 @@ export class TimeChart {
       values.push(this.series.length > 1 ? `${s.label} ${this.scale.value(v)}` : this.scale.value(v));
     }
     setAttr(this.frame, 'data-cursor', String(i));
-    setText(this.readout, `${clockTime(t)}: ${values.join(', ')}`);
+    setText(this.readout, `${clockTime(t)} \u00b7 ${values.join(', ')}`);
   }
 }
