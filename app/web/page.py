@@ -19,6 +19,7 @@ def page_config(settings: Settings) -> dict[str, Any]:
         "auth": "open" if settings.open_mode else "token",
         "history_seconds": settings.history_seconds,
         "collector_interval": settings.collector_interval,
+        "cluster_heartbeat": settings.cluster_heartbeat,
         "thresholds": {
             rule: {"warning": limits.warning, "critical": limits.critical}
             for rule in THRESHOLD_RULES
@@ -30,4 +31,7 @@ def page_config(settings: Settings) -> dict[str, Any]:
 
 @aiohttp_jinja2.template("dashboard.html")
 async def dashboard(request: web.Request) -> dict[str, Any]:
-    return {"config": page_config(request.app[keys.SETTINGS])}
+    config = page_config(request.app[keys.SETTINGS])
+    # The checks this node runs, so the page lays out their rows before the first answer.
+    config["health_checks"] = request.app[keys.HEALTH].names()
+    return {"config": config}

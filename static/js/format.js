@@ -160,3 +160,33 @@ export function formatDuration(ms) {
   const days = Math.floor(hours / 24);
   return hours % 24 ? `${days} d ${hours % 24} h` : `${days} d`;
 }
+
+/** Bytes per second in binary units: "0 B/s", "1.5 MiB/s". */
+export function formatRate(n) {
+  const bytes = formatBytes(n);
+  return bytes === DASH ? DASH : `${bytes}/s`;
+}
+
+const SHORT_UNITS = ['', 'K', 'M', 'G', 'T', 'P'];
+
+/** Short binary units for an axis: 0, 512, 1.5K, 20M (`suffix` after the unit). */
+export function formatBytesShort(n, suffix = '') {
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) return DASH;
+  if (n === 0) return '0';
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < SHORT_UNITS.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  const digits = v < 10 && !Number.isInteger(v) ? 1 : 0;
+  return `${Number(v.toFixed(digits))}${SHORT_UNITS[i]}${suffix}`;
+}
+
+/** HH:MM of a time (local), for axis ticks. */
+export function shortTime(value) {
+  const t = toMillis(value);
+  if (Number.isNaN(t)) return DASH;
+  const d = new Date(t);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+}

@@ -2,14 +2,18 @@
 
 import { AlertCenter } from './alert-center.js';
 import { needsToken, readConfig, tokenMessage } from './config.js';
+import { OwnNode } from './model/own-node.js';
 import { LiveSocket } from './socket.js';
 import { pageLocation, pageParam } from './socket/url.js';
 import { AlertBanner } from './widgets/alert-banner.js';
 import { AlertDialog } from './widgets/alert-dialog.js';
 import { AlertsPanel } from './widgets/alerts-panel.js';
 import { HistoryCharts } from './widgets/charts.js';
+import { ClusterNodes } from './widgets/cluster-nodes.js';
+import { CpuCores } from './widgets/cpu-cores.js';
 import { LiveFeed } from './widgets/live-feed.js';
 import { SystemStatus } from './widgets/system-status.js';
+import { TopProcesses } from './widgets/top-processes.js';
 
 /**
  * The channels the page subscribes itself: `global`, `system` and, in open
@@ -39,6 +43,14 @@ export function start(doc = globalThis.document, win = globalThis.window) {
   let feed = null;
   const socket = new LiveSocket({ startFrom: (channel) => (feed ? feed.loadChannel(channel) : null) });
   feed = new LiveFeed(mount('feed'), { socket, config, token });
+  // The gauges, charts, cores and processes show the node of `connected` only.
+  const ownNode = new OwnNode(socket);
+  const cores = new CpuCores(mount('cpu-cores'), { config });
+  const processes = new TopProcesses(mount('top-processes'));
+  const onSample = (sample) => {
+    cores.apply(sample);
+    processes.apply(sample);
+  };
 
   // Banners and the panel share one alert state; in open mode the page's user_id is the
   // name an acknowledgement or silence starts with.
@@ -47,9 +59,12 @@ export function start(doc = globalThis.document, win = globalThis.window) {
   const dialog = new AlertDialog({ center: alerts, name, doc });
   const widgets = [
     new AlertBanner(mount('alerts'), { center: alerts, dialog }),
-    new SystemStatus(mount('system-status'), { socket, config, token, blocked: tokenMissing ? tokenMessage(where.pathname) : null }),
+    new SystemStatus(mount('system-status'), { socket, config, token, ownNode, onSample, blocked: tokenMissing ? tokenMessage(where.pathname) : null }),
+    cores,
     feed,
-    new HistoryCharts(mount('charts'), { socket, config, token }),
+    new HistoryCharts(mount('charts'), { socket, config, token, ownNode }),
+    processes,
+    new ClusterNodes(mount('cluster'), { socket, config, token, ownNode }),
   ];
   if (mount('alerts-panel')) widgets.push(new AlertsPanel(mount('alerts-panel'), { center: alerts, name }));
   for (const w of widgets) w.start();
@@ -63,7 +78,7 @@ export function start(doc = globalThis.document, win = globalThis.window) {
     socket.connect();
   }
 
-  const app = { socket, config, widgets, alerts, dialog, tokenMissing };
+  const app = { socket, config, widgets, alerts, dialog, tokenMissing, ownNode };
   if (win) win.livewatch = app;
   return app;
 }

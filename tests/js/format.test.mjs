@@ -124,3 +124,30 @@ describe('levels and labels', () => {
     assert.equal(oneLine('x'.repeat(10), 5), 'xxxx\u2026');
   });
 });
+
+describe('rates, axis bytes and short times', () => {
+  test('formatRate: bytes per second in binary units', async () => {
+    const { formatRate } = await import('../../static/js/format.js');
+    assert.equal(formatRate(0), '0 B/s');
+    assert.equal(formatRate(1536), '1.5 KiB/s');
+    assert.equal(formatRate(-1), '\u2013');
+    assert.equal(formatRate('x'), '\u2013');
+  });
+
+  test('formatBytesShort: compact binary units for an axis', async () => {
+    const { formatBytesShort } = await import('../../static/js/format.js');
+    assert.equal(formatBytesShort(0), '0');
+    assert.equal(formatBytesShort(512), '512');
+    assert.equal(formatBytesShort(1024, '/s'), '1K/s');
+    assert.equal(formatBytesShort(2.5 * 1024 ** 2, '/s'), '2.5M/s');
+    assert.equal(formatBytesShort(500 * 1024), '500K');
+    assert.equal(formatBytesShort(NaN), '\u2013');
+  });
+
+  test('shortTime: HH:MM on the local clock', async () => {
+    const { shortTime } = await import('../../static/js/format.js');
+    const d = new Date(2026, 2, 1, 9, 5, 59);
+    assert.equal(shortTime(d), '09:05');
+    assert.equal(shortTime('nope'), '\u2013');
+  });
+});

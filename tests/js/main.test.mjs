@@ -14,6 +14,7 @@ const BODIES = {
   'api/monitoring/metrics': { cpu_percent: 1, memory_percent: 2, disk_percent: 85, queued_frames: 4, timestamp: '2026-03-01T12:00:00Z' },
   'api/monitoring/alerts?limit=50&state=resolved': { alerts: [], active: [], silences: [] },
   'api/monitoring/metrics/history?seconds=900': { interval_seconds: 2, samples: [] },
+  'api/monitoring/nodes': { nodes: [] },
 };
 const WIDGET_URLS = Object.keys(BODIES);
 
@@ -67,7 +68,7 @@ function openPage({ url = 'https://host.test/prefix/', configText = JSON.stringi
   FakeWebSocket.reset();
 
   const template = readFileSync(new URL('../../templates/dashboard.html', import.meta.url), 'utf8');
-  for (const id of ['alerts', 'system-status', 'feed', 'charts', 'alerts-panel']) {
+  for (const id of ['alerts', 'system-status', 'feed', 'charts', 'alerts-panel', 'cpu-cores', 'top-processes', 'cluster']) {
     assert.match(template, new RegExp(`<section id="${id}"`));
     const el = doc.createElement('section');
     el.setAttribute('id', id);
@@ -186,7 +187,7 @@ describe('start()', () => {
     await settle();
     assert.deepEqual(keysIn(doc), ['global:6', 'global:5', 'global:4', 'global:3', 'global:2', 'global:1']);
     assert.equal(doc.querySelector('#live-feed [data-marker]'), null, 'no marker');
-    assert.deepEqual(fetched, [], 'nothing to load again');
+    assert.deepEqual(fetched, ['api/monitoring/nodes'], 'nothing to load again but the cluster view, which a reconnect polls');
   });
 
   test('recovered: false reloads what the channel feeds and marks the gap in the feed', async () => {

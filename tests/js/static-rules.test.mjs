@@ -38,7 +38,11 @@ describe('static/js', () => {
       'history.js',
       'main.js',
       'model/alerts.js',
+      'model/axes.js',
       'model/feed.js',
+      'model/nodes.js',
+      'model/own-node.js',
+      'model/processes.js',
       'model/series.js',
       'socket.js',
       'socket/backoff.js',
@@ -51,8 +55,12 @@ describe('static/js', () => {
       'widgets/alert-dialog.js',
       'widgets/alerts-panel.js',
       'widgets/charts.js',
+      'widgets/cluster-nodes.js',
+      'widgets/cpu-cores.js',
       'widgets/live-feed.js',
       'widgets/system-status.js',
+      'widgets/time-chart.js',
+      'widgets/top-processes.js',
     ]);
   });
 
@@ -69,6 +77,14 @@ describe('static/js', () => {
       'model/alerts.js': 'alerts-model.test.mjs',
       'model/feed.js': 'feed-model.test.mjs',
       'model/series.js': 'series.test.mjs',
+      'model/axes.js': 'axes.test.mjs',
+      'model/nodes.js': 'nodes-model.test.mjs',
+      'model/own-node.js': 'own-node.test.mjs',
+      'model/processes.js': 'processes-model.test.mjs',
+      'widgets/cluster-nodes.js': 'monitor-widgets.test.mjs',
+      'widgets/cpu-cores.js': 'monitor-widgets.test.mjs',
+      'widgets/time-chart.js': 'time-chart.test.mjs',
+      'widgets/top-processes.js': 'monitor-widgets.test.mjs',
       'socket.js': 'socket.test.mjs',
     };
     for (const p of jsFiles) {
@@ -175,7 +191,8 @@ describe('templates', () => {
   test('the dashboard extends base and embeds the config as JSON', () => {
     assert.match(dashboard, /{%\s*extends\s+"base\.html"\s*%}/);
     assert.match(dashboard, /<script type="application\/json" id="livewatch-config">{{ config\|tojson }}<\/script>/);
-    assert.match(dashboard, /<script type="module" src="static\/js\/main\.js"><\/script>/);
+    // Render-blocking: the widgets lay out the room their data takes before the first paint.
+    assert.match(dashboard, /<script type="module" src="static\/js\/main\.js" blocking="render"><\/script>/);
   });
 
   test('all src/href URLs are relative', () => {
@@ -190,7 +207,7 @@ describe('templates', () => {
   });
 
   test('mount points and the alert live region are in the page', () => {
-    for (const id of ['alerts', 'system-status', 'feed', 'charts', 'alerts-panel', 'main']) assert.match(dashboard, new RegExp(`id="${id}"`), id);
+    for (const id of ['alerts', 'system-status', 'feed', 'charts', 'alerts-panel', 'main', 'cpu-cores', 'top-processes', 'cluster']) assert.match(dashboard, new RegExp(`id="${id}"`), id);
     assert.match(dashboard, /id="alerts"[^>]*aria-live="polite"/);
   });
 });

@@ -59,9 +59,9 @@ function clamp(v, lo, hi) {
   return Math.min(hi, Math.max(lo, v));
 }
 
-/** y coordinate of a percentage in a plot `height` tall (0 % at the bottom). */
-export function yFor(value, height) {
-  return height - (clamp(value, 0, 100) / 100) * height;
+/** y coordinate of a value on a 0..`max` scale (percent by default) in a plot `height` tall, 0 at the bottom. */
+export function yFor(value, height, max = 100) {
+  return height - (clamp(value, 0, max) / max) * height;
 }
 
 function round2(n) {
@@ -69,15 +69,15 @@ function round2(n) {
 }
 
 /**
- * SVG `points` for a polyline: x spans the window ending at the newest point,
- * y is 0-100 % scaled to the height.
+ * SVG `points` for a polyline: x spans the window ending at `end` (default:
+ * the newest point), y is 0..`max` (default 100 %) scaled to the height.
  */
-export function polylinePoints(points, { width, height, windowMs, end } = {}) {
+export function polylinePoints(points, { width, height, windowMs, end, max = 100 } = {}) {
   if (!points.length) return '';
   const stop = end ?? points[points.length - 1].t;
   const start = stop - windowMs;
   return points
-    .map((p) => `${round2(clamp(((p.t - start) / windowMs) * width, 0, width))},${round2(yFor(p.v, height))}`)
+    .map((p) => `${round2(clamp(((p.t - start) / windowMs) * width, 0, width))},${round2(yFor(p.v, height, max))}`)
     .join(' ');
 }
 

@@ -18,6 +18,7 @@ import {
   statusLabel,
   toMillis,
 } from '../format.js';
+import { OwnNode } from '../model/own-node.js';
 
 export const HEALTH_URL = 'api/monitoring/health';
 export const METRICS_URL = 'api/monitoring/metrics';
@@ -40,12 +41,19 @@ const STATE_ANNOUNCEMENTS = {
 export class SystemStatus {
   /**
    * `config.thresholds`: the gauge levels of the page config (none: no levels).
+   * `config.health_checks`: the checks the server runs, laid out before their first answer.
    * `blocked`: why the page does not connect, shown instead of the socket state.
+   * `ownNode`: the page's node (model/own-node.js); samples of other nodes are left out.
+   * `onSample(sample)`: told of every sample the gauges take.
    */
-  constructor(root, { socket, config = {}, blocked = null, fetch, token = null, now = () => Date.now() } = {}) {
+  constructor(root, { socket, config = {}, blocked = null, fetch, token = null, now = () => Date.now(), ownNode = null, onSample = null } = {}) {
     this.root = root;
     this.socket = socket;
     this.thresholds = config.thresholds || {};
+    this.checkNames = Array.isArray(config.health_checks) ? config.health_checks.filter((n) => typeof n === 'string') : [];
+    this.ownNode = ownNode || new OwnNode(socket);
+    this.ownsNode = !ownNode;
+    this.onSample = typeof onSample === 'function' ? onSample : () => {};
     this.blocked = blocked;
     this.fetchOptions = fetch ? { fetch, token } : { token };
     this.now = now;
@@ -64,6 +72,7 @@ export class SystemStatus {
     this.healthChecked = h('time', { class: 'muted small' });
     this.healthError = h('p', { class: 'error', hidden: true });
     this.checks = h('ul', { id: 'health-checks', class: 'checks', 'aria-label': 'Health checks' });
+    this.checks.append(...this.checkNames.map((name) => this.checkItem(name, { status: 'unknown', message: 'Checking\u2026' })));
 
     this.gauges = new Map();
     const gaugeList = h('div', { class: 'gauges' });
@@ -137,7 +146,9 @@ export class SystemStatus {
     if (this.socket) {
       this.offs.push(
         this.socket.on('state', (s) => this.renderConnection(s)),
-        this.socket.on('system.metric', (data) => this.applySample(data)),
+        this.socket.on('system.metric', (data) => {
+          if (this.ownNode.accepts(data)) this.applySample(data);
+        }),
         this.socket.on('system.health', (data) => this.applyHealth(data)),
         // Missed samples are not coming: load the current ones.
         this.socket.on('stale', ({ channel }) => {
@@ -146,6 +157,15 @@ export class SystemStatus {
       );
       this.renderConnection(this.socket.state);
     }
+    // Connected to another node than before: show its figures, not the last one's.
+    this.offs.push(
+      this.ownNode.onChange((name) => {
+        if (this.sampleNode !== undefined && this.sampleNode !== name) {
+          this.lastSampleTime = -Infinity;
+          this.loadMetrics();
+        }
+      }),
+    );
     this.ticker = setInterval(() => this.tick(), 500);
     return this.refresh();
   }
@@ -153,6 +173,7 @@ export class SystemStatus {
   destroy() {
     for (const off of this.offs.splice(0)) off();
     clearInterval(this.ticker);
+    if (this.ownsNode) this.ownNode.destroy();
   }
 
   /** (Re)load health and the current sample over HTTP. */
@@ -175,7 +196,7 @@ export class SystemStatus {
     try {
       const body = await getJSON(METRICS_URL, this.fetchOptions);
       this.metricsError.hidden = true;
-      this.applySample(body);
+      if (this.ownNode.accepts(body)) this.applySample(body);
     } catch (err) {
       setText(this.metricsError, `Metrics unavailable: ${err.message}`);
       this.metricsError.hidden = false;
@@ -219,24 +240,23 @@ export class SystemStatus {
 
     const items = [];
     const checks = health.checks && typeof health.checks === 'object' ? health.checks : {};
-    for (const [name, check] of Object.entries(checks)) {
-      const c = check && typeof check === 'object' ? check : {};
-      const cs = ['healthy', 'degraded', 'unhealthy'].includes(c.status) ? c.status : 'unknown';
-      const message = typeof c.message === 'string' ? c.message : '';
-      items.push(
-        h(
-          'li',
-          { class: 'check', 'data-check': name, 'data-status': cs, title: message || null },
-          h('span', { class: 'dot', 'aria-hidden': 'true' }),
-          h('span', { class: 'check-name' }, name),
-          h('span', { class: 'check-status' }, statusLabel(cs)),
-          h('span', { class: 'check-latency' }, formatLatency(c.latency_ms)),
-          message ? h('span', { class: 'check-message' }, message) : null,
-        ),
-      );
-    }
+    for (const [name, check] of Object.entries(checks)) items.push(this.checkItem(name, check && typeof check === 'object' ? check : {}));
     if (!items.length) items.push(h('li', { class: 'check muted' }, 'No checks reported'));
     this.checks.replaceChildren(...items);
+  }
+
+  checkItem(name, c) {
+    const cs = ['healthy', 'degraded', 'unhealthy'].includes(c.status) ? c.status : 'unknown';
+    const message = typeof c.message === 'string' ? c.message : '';
+    return h(
+      'li',
+      { class: 'check', 'data-check': name, 'data-status': cs, title: message || null },
+      h('span', { class: 'dot', 'aria-hidden': 'true' }),
+      h('span', { class: 'check-name' }, name),
+      h('span', { class: 'check-status' }, statusLabel(cs)),
+      h('span', { class: 'check-latency' }, formatLatency(c.latency_ms)),
+      message ? h('span', { class: 'check-message' }, message) : null,
+    );
   }
 
   applySample(sample) {
@@ -244,6 +264,7 @@ export class SystemStatus {
     const t = toMillis(sample.timestamp);
     if (t < this.lastSampleTime) return; // stale (e.g. a slow initial GET)
     if (!Number.isNaN(t)) this.lastSampleTime = t;
+    if (typeof sample.node === 'string') this.sampleNode = sample.node;
 
     for (const { spec, el, value, fill, bar, level, detail } of this.gauges.values()) {
       const v = sample[spec.field];
@@ -273,5 +294,6 @@ export class SystemStatus {
       setText(this.lastSample, clockTime(sample.timestamp));
       setText(this.lastSampleAgo, `(${relativeTime(sample.timestamp, this.now())})`);
     }
+    this.onSample(sample);
   }
 }
