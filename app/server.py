@@ -46,7 +46,7 @@ from app.monitor.heartbeat import Heartbeat
 from app.monitor.metrics import MonitorMetrics
 from app.settings import Settings, env_name
 from app.web import keys
-from app.web.guards import json_errors, local_hosts_only
+from app.web.guards import guard
 from app.web.http_server import GuardedRunner
 from app.web.routes import setup_routes
 
@@ -74,7 +74,7 @@ STATIC_DIR = ROOT / "static"
 def create_app(settings: Settings) -> web.Application:
     # The body limit is the publish limit: POST /api/events is the only route with a body.
     app = web.Application(
-        client_max_size=settings.max_publish_bytes, middlewares=[json_errors, local_hosts_only]
+        client_max_size=settings.max_publish_bytes, middlewares=[guard]
     )
     app[keys.SETTINGS] = settings
     app[keys.LIFECYCLE] = Lifecycle()

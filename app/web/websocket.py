@@ -17,10 +17,10 @@ from app.hub.connection import Connection, SocketTransport
 from app.hub.hub import Hub
 from app.hub.limits import TokenBucket
 from app.hub.protocol import ErrorCode, ProtocolError
+from app.settings import Settings
 from app.timeutil import now_rfc3339
 from app.web import keys
 from app.web.errors import json_error
-from app.web.guards import default_origins
 from app.web.identity import authenticate
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,10 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         max_msg_size=settings.max_frame_bytes + 1,
         timeout=settings.shutdown_timeout,
     )
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except web.HTTPException as exc:  # not a WebSocket handshake
+        raise json_error(exc.status, handshake_refusal(exc)) from None
     user = identity.user_id
     if user is not None and hub.per_user[user] >= settings.max_connections_per_user:
         log.warning("refused a connection for user %s: %d already open", user, hub.per_user[user])
@@ -166,3 +169,22 @@ async def receive_loop(request: web.Request, conn: Connection, bucket: TokenBuck
                 ErrorCode.BAD_REQUEST, "binary frames are not part of the protocol"
             )
             hub.send(conn, protocol.error_frame(error))
+
+
+def handshake_refusal(error: web.HTTPException) -> str:
+    reason = (error.text or "").removeprefix(f"{error.status}: ").split("\n")[0]
+    return f"not a WebSocket handshake ({reason or error.reason}); see docs/protocol.md"
+
+
+def default_origins(settings: Settings, request: web.Request) -> tuple[str, ...]:
+    """The origins a browser may open a WebSocket from when none are configured: in open
+    mode the host the request names (local, see guards.refuse_foreign_host); with a secret, only
+    what the settings say livewatch serves, never what the request claims."""
+    if settings.allowed_origins:
+        return settings.allowed_origins
+    if settings.open_mode:
+        return (f"{request.scheme}://{request.host}",)
+    hosts = [settings.host]
+    if settings.is_loopback:
+        hosts += ["localhost", "127.0.0.1", "[::1]"]
+    return tuple(f"http://{host}:{settings.port}" for host in hosts)
