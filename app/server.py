@@ -17,7 +17,7 @@ import aiohttp_jinja2
 import jinja2
 import redis.asyncio as aioredis
 from aiohttp import WSCloseCode, web
-from prometheus_client import Info, PlatformCollector, ProcessCollector
+from prometheus_client import Info, PlatformCollector
 
 from app import __version__
 from app.hub.broker import Broker
@@ -44,6 +44,7 @@ from app.monitor.health import HealthRegistry
 from app.monitor.health_watch import HealthWatch
 from app.monitor.heartbeat import Heartbeat
 from app.monitor.metrics import MonitorMetrics
+from app.monitor.process_metrics import ProcessSeries
 from app.settings import Settings, env_name
 from app.web import keys
 from app.web.guards import guard
@@ -73,14 +74,12 @@ STATIC_DIR = ROOT / "static"
 
 def create_app(settings: Settings) -> web.Application:
     # The body limit is the publish limit: POST /api/events is the only route with a body.
-    app = web.Application(
-        client_max_size=settings.max_publish_bytes, middlewares=[guard]
-    )
+    app = web.Application(client_max_size=settings.max_publish_bytes, middlewares=[guard])
     app[keys.SETTINGS] = settings
     app[keys.LIFECYCLE] = Lifecycle()
 
     registry = Registry()
-    ProcessCollector(registry=registry)
+    registry.register(ProcessSeries())
     PlatformCollector(registry=registry)
     Info("livewatch_build", "The running livewatch version.", registry=registry).info(
         {"version": __version__}

@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import __version__
@@ -420,6 +420,27 @@ async def test_the_fast_text_says_what_prometheus_client_would(client: Livewatch
         assert scrape_samples("".join(out)) == expected, getattr(collector, "_name", collector)
     assert fast_ones >= 10
     await ws.close()
+
+
+async def test_the_process_series_say_what_prometheus_clients_collector_says(
+    client: LivewatchClient,
+) -> None:
+    """/metrics writes process_* itself (app.monitor.process_metrics); the server runs in
+    this test's process, so prometheus_client's ProcessCollector reads the same process."""
+    theirs_registry = CollectorRegistry()
+    ProcessCollector(registry=theirs_registry)
+    before = scrape_samples(generate_latest(theirs_registry).decode())
+    ours = scrape_samples(await (await client.get("/metrics")).text())
+    after = scrape_samples(generate_latest(theirs_registry).decode())
+    process = {name: values[()] for name, values in ours.items() if name.startswith("process_")}
+    assert set(process) == set(before), "the same series"
+    for name in ("process_start_time_seconds", "process_max_fds"):
+        assert process[name] == before[name][()], name
+    cpu = "process_cpu_seconds_total"
+    assert before[cpu][()] - 1e-9 <= process[cpu] <= after[cpu][()] + 1e-9
+    for name in ("process_virtual_memory_bytes", "process_resident_memory_bytes"):
+        assert abs(process[name] / after[name][()] - 1) < 0.05, name
+    assert process["process_open_fds"] >= 3
 
 
 async def test_metrics_are_gzipped_for_a_scraper_that_asks(client: LivewatchClient) -> None:
