@@ -26,16 +26,7 @@ from tests.alerting_stack import GROUP_INTERVAL, GROUP_WAIT, alerting_stack
 from tests.servers import ServerProcess
 from tests.test_alertmanager import TWO_FIRING, payload
 from tests.test_alertmanager_live import watch_channels
-from tests.test_browser import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    LiveServer,
-    Problems,
-    missing_component,
-    open_dashboard,
-    skip_or_fail,
-)
+from tests.test_browser import ARTIFACTS, LiveServer, Problems, chromium, open_dashboard
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -62,17 +53,8 @@ async def calm(base: str) -> None:
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    reason = missing_component()
-    if reason:
-        skip_or_fail(reason)
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
+    async with chromium() as launched:
         yield launched
-        await launched.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

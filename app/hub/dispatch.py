@@ -7,12 +7,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from livewatch_client.codes import ErrorCode
+
 from app.auth.permissions import may_read
 from app.hub import protocol
 from app.hub.broker import BrokerUnavailable
 from app.hub.connection import Connection
 from app.hub.hub import Hub
-from app.hub.protocol import ClientMessage, ErrorCode, ProtocolError
+from app.hub.protocol import ClientMessage, ProtocolError
 from app.timeutil import now_rfc3339
 
 log = logging.getLogger(__name__)

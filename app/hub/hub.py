@@ -29,9 +29,9 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from aiohttp import WSCloseCode
+from livewatch_client.codes import Reason
 
 from app.channels import kind_of
 from app.hub import protocol
@@ -84,20 +84,12 @@ class ReplayFrames:
         return frame
 
 
-class NotRecovered(StrEnum):
-    """Why a subscribe with `since` could not replay what the client missed."""
-
-    EPOCH_CHANGED = "epoch_changed"  # the stream's history was lost (a restart, a flush)
-    TOO_OLD = "too_old"  # events after `since` have left the history (count or age)
-    TOO_MANY = "too_many"  # more missed events than one recovery may replay
-
-
 @dataclass(frozen=True)
 class Subscription:
     channel: str
     position: Position
     recovered: bool | None = None  # None: no recovery was asked for
-    reason: NotRecovered | None = None
+    reason: Reason | None = None
     replayed: int = 0
 
     def frame(self) -> bytes:
@@ -116,18 +108,18 @@ class Subscription:
 
 def recovery_verdict(
     page: HistoryPage, since: Position, replay_limit: int
-) -> tuple[list[tuple[int, bytes]], NotRecovered | None]:
+) -> tuple[list[tuple[int, bytes]], Reason | None]:
     """What a client that saw `since` is owed: every event after it, or why not. A client
     at seq 0 has seen nothing of the channel, so any epoch will do for it."""
     top = page.position
     if (since.epoch != top.epoch and since.seq > 0) or since.seq > top.seq:
-        return [], NotRecovered.EPOCH_CHANGED
+        return [], Reason.EPOCH_CHANGED
     missed = top.seq - since.seq
     if missed > replay_limit:
-        return [], NotRecovered.TOO_MANY
+        return [], Reason.TOO_MANY
     events = page.events
     if missed and (not events or events[0][0] != since.seq + 1 or events[-1][0] != top.seq):
-        return [], NotRecovered.TOO_OLD
+        return [], Reason.TOO_OLD
     return events, None
 
 
@@ -251,7 +243,7 @@ class Hub:
             if since is not None and buffered is not None:
                 replay, reason = recovery_verdict(page, since, self.replay_limit)
                 if reason is None and sum(len(p) for _, p in replay) > self.max_outbox_bytes // 2:
-                    replay, reason = [], NotRecovered.TOO_MANY
+                    replay, reason = [], Reason.TOO_MANY
                 subscription = Subscription(
                     channel, page.position, reason is None, reason, len(replay)
                 )
@@ -368,7 +360,7 @@ class Hub:
         self._floors.pop(channel, None)  # every member now continues from `position`
         members = self.channels.get(channel)
         if members:
-            notice = Subscription(channel, position, False, NotRecovered(reason)).frame()
+            notice = Subscription(channel, position, False, Reason(reason)).frame()
             self._enqueue(members, notice)
 
     def audience(self, channel: str) -> int:

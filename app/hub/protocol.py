@@ -11,23 +11,14 @@ import json
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
+
+from livewatch_client.codes import ErrorCode
 
 from app.channels import CHANNEL_RULE, is_valid_channel
 from app.hub.broker import Position
 
 EPOCH_MAX_LENGTH = 64
-
-
-class ErrorCode(StrEnum):
-    BAD_REQUEST = "bad_request"
-    UNKNOWN_TYPE = "unknown_type"
-    FORBIDDEN = "forbidden"
-    RATE_LIMITED = "rate_limited"
-    TOO_LARGE = "too_large"
-    INTERNAL_ERROR = "internal_error"
-    UNAVAILABLE = "unavailable"
 
 
 class ProtocolError(Exception):

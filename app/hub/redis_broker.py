@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+from livewatch_client.codes import Reason
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -381,7 +382,7 @@ class RedisBroker:
         assert state.seq is not None
         if epoch != state.epoch:
             # A new stream (Redis lost the old one): what came before `seq` in it is unknown.
-            self._tell_lost(channel, Position(seq - 1, epoch), "epoch_changed")
+            self._tell_lost(channel, Position(seq - 1, epoch), Reason.EPOCH_CHANGED)
             state.seq, state.epoch = seq - 1, epoch
         if seq <= state.seq:
             return  # already delivered (read from the stream while catching up)
@@ -448,7 +449,7 @@ class RedisBroker:
         top = page.position
         events = page.events
         if top.epoch != state.epoch or top.seq < state.seq:
-            self._tell_lost(channel, top, "epoch_changed")
+            self._tell_lost(channel, top, Reason.EPOCH_CHANGED)
             state.seq, state.epoch = top.seq, top.epoch
         elif top.seq > state.seq and (not events or events[0][0] != state.seq + 1):
             self._tell_lost(channel, top, "too_old")

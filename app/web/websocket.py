@@ -9,6 +9,7 @@ import uuid
 from typing import cast
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from livewatch_client.codes import ErrorCode
 
 from app.auth.origin import origin_allowed
 from app.hub import protocol
@@ -16,7 +17,7 @@ from app.hub.broker import BrokerUnavailable
 from app.hub.connection import Connection, SocketTransport
 from app.hub.hub import Hub
 from app.hub.limits import TokenBucket
-from app.hub.protocol import ErrorCode, ProtocolError
+from app.hub.protocol import ProtocolError
 from app.settings import Settings
 from app.timeutil import now_rfc3339
 from app.web import keys

@@ -1,5 +1,6 @@
 """The codes of livewatch wire protocol v1 (docs/protocol.md in the livewatch repository):
-error frames, close codes, and why a recovery failed."""
+error frames, close codes, and why a recovery failed. The livewatch server takes its error
+codes and recovery reasons from here too, so the two cannot drift apart."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     TOO_LARGE = "too_large"
     INTERNAL_ERROR = "internal_error"
+    UNAVAILABLE = "unavailable"  # the server's broker cannot be reached; try again shortly
 
 
 class CloseCode(IntEnum):

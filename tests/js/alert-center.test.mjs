@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 
 import { ALERTS_URL, AlertCenter, SILENCES_URL, ackURL } from '../../static/js/alert-center.js';
 import { HttpError } from '../../static/js/api.js';
-import { LiveSocket } from '../../static/js/socket.js';
-import { FakeClock, FakeWebSocket, FakeWindow, fakeLogger } from './fakes.mjs';
+import { FakeClock, fakeLogger } from './fakes.mjs';
+import { openSocket } from './open-socket.mjs';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 
@@ -59,22 +59,8 @@ function send(event, data) {
 }
 
 beforeEach(() => {
-  FakeWebSocket.reset();
   clock = new FakeClock(T0);
-  socket = new LiveSocket({
-    WebSocket: FakeWebSocket,
-    timers: clock.timerFns,
-    now: clock.now,
-    random: () => 0.5,
-    window: new FakeWindow(),
-    navigator: { onLine: true },
-    location: { baseURI: 'http://t.test/', protocol: 'http:', search: '' },
-    logger: fakeLogger(),
-  });
-  socket.subscribe('global');
-  socket.connect();
-  ws = FakeWebSocket.last;
-  ws.open();
+  ({ socket, ws } = openSocket(clock, 'global'));
   seq = 0;
   centers = [];
 });

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 
 import { OwnNode } from '../../static/js/model/own-node.js';
-import { LiveSocket } from '../../static/js/socket.js';
 import { CHARTS, HistoryCharts } from '../../static/js/widgets/charts.js';
 import { ClusterNodes, FALLBACK_POLL_MS, NODES_URL } from '../../static/js/widgets/cluster-nodes.js';
 import { CpuCores, DENSE_AFTER, coresOf } from '../../static/js/widgets/cpu-cores.js';
 import { SystemStatus } from '../../static/js/widgets/system-status.js';
 import { TopProcesses } from '../../static/js/widgets/top-processes.js';
-import { FakeClock, FakeWebSocket, FakeWindow, fakeLogger } from './fakes.mjs';
+import { FakeClock, FakeWebSocket } from './fakes.mjs';
+import { flush, openSocket } from './open-socket.mjs';
 import { installDom } from './fake-dom.mjs';
 import { PAGE_CONFIG } from './page-config.mjs';
 
@@ -76,7 +76,6 @@ function mount(id) {
   return el;
 }
 
-const flush = () => new Promise((r) => setImmediate(r));
 
 async function started(widget) {
   widgets.push(widget);
@@ -86,22 +85,8 @@ async function started(widget) {
 
 beforeEach(() => {
   dom = installDom();
-  FakeWebSocket.reset();
   clock = new FakeClock(T0);
-  socket = new LiveSocket({
-    WebSocket: FakeWebSocket,
-    timers: clock.timerFns,
-    now: clock.now,
-    random: () => 0.5,
-    window: new FakeWindow(),
-    navigator: { onLine: true },
-    location: { baseURI: 'http://t.test/', protocol: 'http:', search: '' },
-    logger: fakeLogger(),
-  });
-  socket.subscribe('system');
-  socket.connect();
-  ws = FakeWebSocket.last;
-  ws.open();
+  ({ socket, ws } = openSocket(clock, 'system'));
   seq = 0;
   widgets = [];
 });

@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 
 import { AlertCenter } from '../../static/js/alert-center.js';
-import { LiveSocket } from '../../static/js/socket.js';
 import { AlertBanner } from '../../static/js/widgets/alert-banner.js';
 import { AlertDialog } from '../../static/js/widgets/alert-dialog.js';
 import { AlertsPanel } from '../../static/js/widgets/alerts-panel.js';
 import { HistoryCharts } from '../../static/js/widgets/charts.js';
 import { LiveFeed } from '../../static/js/widgets/live-feed.js';
 import { SystemStatus } from '../../static/js/widgets/system-status.js';
-import { FakeClock, FakeWebSocket, FakeWindow, fakeLogger } from './fakes.mjs';
+import { FakeClock, FakeWebSocket, fakeLogger } from './fakes.mjs';
+import { flush, openSocket } from './open-socket.mjs';
 import { installDom, keyEvent } from './fake-dom.mjs';
 import { PAGE_CONFIG } from './page-config.mjs';
 
@@ -83,8 +83,6 @@ function stale(channel, reason = 'epoch_changed', at = 0) {
   ws.receive({ type: 'subscribed', channel, seq: at, epoch: `new-${channel}`, recovered: false, reason });
 }
 
-/** Let pending fetches and their handlers finish. */
-const flush = () => new Promise((r) => setImmediate(r));
 
 async function started(widget) {
   widgets.push(widget);
@@ -94,22 +92,8 @@ async function started(widget) {
 
 beforeEach(() => {
   dom = installDom();
-  FakeWebSocket.reset();
   clock = new FakeClock(T0);
-  socket = new LiveSocket({
-    WebSocket: FakeWebSocket,
-    timers: clock.timerFns,
-    now: clock.now,
-    random: () => 0.5,
-    window: new FakeWindow(),
-    navigator: { onLine: true },
-    location: { baseURI: 'http://t.test/', protocol: 'http:', search: '' },
-    logger: fakeLogger(),
-  });
-  socket.subscribe('system');
-  socket.connect();
-  ws = FakeWebSocket.last;
-  ws.open();
+  ({ socket, ws } = openSocket(clock, 'system'));
   seq = {};
   widgets = [];
 });
