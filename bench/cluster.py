@@ -28,7 +28,6 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,7 +35,7 @@ from app.hub.redis_broker import PUBLISH
 from bench import loadgen
 from bench.loadgen import Receivers
 from bench.scenarios import CaseResult, Scenario, busy_seconds, measure, warm_up
-from bench.servers import HOST, WS_PATH, RedisServer, ServerProcess
+from bench.servers import HOST, WS_PATH, RedisServer, Running, ServerProcess
 
 P50_ADDED_MS = 2.0  # target: the cluster's p50 at most this much above one node's
 CPU_RATIO = 1.5  # target: the cluster's node CPU per delivery at most this times one node's
@@ -49,7 +48,7 @@ def cluster_label(nodes: int) -> str:
     return f"{nodes} nodes, redis" if nodes > 1 else "1 node, redis"
 
 
-class Nodes:
+class Nodes(Running):
     """``count`` livewatch processes with the same settings; CPU summed over them."""
 
     kind = "livewatch"
@@ -59,24 +58,11 @@ class Nodes:
             ServerProcess("livewatch", workdir, settings=settings) for _ in range(count)
         ]
 
-    def __enter__(self) -> Nodes:
-        try:  # all at once: their imports overlap
-            for server in self.servers:
-                server.launch()
-            for server in self.servers:
-                server.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def start(self) -> None:
+        for server in self.servers:  # all at once: their imports overlap
+            server.launch()
+        for server in self.servers:
+            server.wait_ready()
 
     def stop(self) -> None:
         for server in self.servers:

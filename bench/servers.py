@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Self
 
 import psutil
 import redis
@@ -39,7 +39,34 @@ def free_port() -> int:
         return port
 
 
-class ServerProcess:
+class Running:
+    """A process of the run's own, as a context manager: `with` starts it and stops it,
+    and a start that fails stops what it had started."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServerProcess(Running):
     """``python -m app serve`` or ``python -m bench.naive``, its log in workdir.
 
     ``settings`` are livewatch settings by name (``{"history_size": "1"}``), passed as their
@@ -85,18 +112,6 @@ class ServerProcess:
         if self.max_outbox_bytes is not None:
             cmd += ["--max-outbox-bytes", str(self.max_outbox_bytes)]
         return cmd
-
-    def __enter__(self) -> ServerProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self, ready_within: float = 30.0) -> None:
         self.launch()
@@ -175,7 +190,7 @@ class ServerProcess:
             proc.wait(5)
 
 
-class RedisServer:
+class RedisServer(Running):
     """The Redis that the nodes of a multi-node case share.
 
     Without ``url``, a ``redis-server`` of the run's own, on a free loopback port, with no
@@ -193,18 +208,6 @@ class RedisServer:
         self._client: redis.Redis | None = None
         self._run = secrets.token_hex(3)
         self._cases = 0
-
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self, ready_within: float = 10.0) -> None:
         if not self.external:
