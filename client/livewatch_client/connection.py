@@ -21,7 +21,7 @@ import json
 import logging
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -35,7 +35,6 @@ from livewatch_client.exceptions import (
     LivewatchError,
     SubscriptionError,
 )
-from livewatch_client.subscription import Subscription
 
 log = logging.getLogger("livewatch_client")
 
@@ -56,13 +55,29 @@ class BadWelcome(Exception):
     """The first frame of a connection was not `connected`."""
 
 
+class Subscriber(Protocol):
+    """What the connection needs of a subscription (livewatch_client.subscription)."""
+
+    channel: str
+
+    def subscribe_frame(self) -> dict[str, Any]: ...
+
+    def subscribed(self, frame: dict[str, Any]) -> None: ...
+
+    def deliver(self, event: Event) -> None: ...
+
+    def fail(self, error: LivewatchError) -> None: ...
+
+    def finish(self) -> None: ...
+
+
 @dataclass(eq=False)
 class Request:
     """A frame sent that awaits its answer."""
 
     kind: str  # "subscribe", "unsubscribe" or "ping"
     channel: str = ""
-    sub: Subscription | None = None
+    sub: Subscriber | None = None
     pong: asyncio.Future[None] | None = None
 
     def answer(self) -> None:
@@ -147,7 +162,7 @@ class Connection:
         self._url = url
         self._backoff = backoff
         self._tuning = tuning
-        self._subs: dict[str, Subscription] = {}
+        self._subs: dict[str, Subscriber] = {}
         self._link: Link | None = None
         self._task: asyncio.Task[None] | None = None
         self._fatal: LivewatchError | None = None
@@ -169,7 +184,7 @@ class Connection:
         if channel in self._subs:
             raise ValueError(f"this client is already subscribed to {channel}")
 
-    def attach(self, sub: Subscription) -> None:
+    def attach(self, sub: Subscriber) -> None:
         self.check_attachable(sub.channel)
         self._subs[sub.channel] = sub
         if self._link is not None:
@@ -177,7 +192,7 @@ class Connection:
         elif self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def detach(self, sub: Subscription) -> None:
+    def detach(self, sub: Subscriber) -> None:
         if self._subs.get(sub.channel) is not sub:
             return
         del self._subs[sub.channel]
