@@ -151,6 +151,7 @@ class Receivers:
         """``port``: one server, or several (a cluster's nodes), which the clients are
         spread over in turn."""
         context = multiprocessing.get_context("spawn")
+        self.clients = clients
         self.pipes: list[Pipe] = []
         self.procs: list[BaseProcess] = []
         ports = (port,) if isinstance(port, int) else tuple(port)
@@ -188,6 +189,16 @@ class Receivers:
 
     def ready(self, within: float) -> list[Ready]:
         return self._answers("ready", within)
+
+    def all_connected(self) -> float:
+        """Wait until every client is connected and subscribed, and return how long the
+        slowest worker took; raise if any client could not connect."""
+        readies = self.ready(within=60.0 + self.clients / 100)
+        failed = sum(ready.failed for ready in readies)
+        if failed:
+            errors = [e for ready in readies for e in ready.errors]
+            raise RuntimeError(f"{failed} clients could not connect: {errors[:3]}")
+        return max(ready.seconds for ready in readies)
 
     def send(self, *message: object) -> None:
         for pipe in self.pipes:

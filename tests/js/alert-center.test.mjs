@@ -5,25 +5,10 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 
 import { ALERTS_URL, AlertCenter, SILENCES_URL, ackURL } from '../../static/js/alert-center.js';
 import { HttpError } from '../../static/js/api.js';
-import { FakeClock, fakeLogger } from './fakes.mjs';
+import { FakeClock, fakeLogger, scriptedFetch } from './fakes.mjs';
 import { openSocket } from './open-socket.mjs';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
-
-/** fetch() stand-in: answers by method and URL, records every request with its body. */
-function scriptedFetch(routes) {
-  const requests = [];
-  const fn = async (url, init = {}) => {
-    const method = init.method || 'GET';
-    requests.push({ method, url, headers: init.headers || {}, body: init.body === undefined ? undefined : JSON.parse(init.body) });
-    const route = routes[`${method} ${url}`];
-    if (!route) return { ok: false, status: 404, json: async () => ({ error: 'not found' }) };
-    const [status, body] = typeof route === 'function' ? route(requests.at(-1)) : route;
-    return { ok: status >= 200 && status < 300, status, json: async () => structuredClone(body) };
-  };
-  fn.requests = requests;
-  return fn;
-}
 
 const alert = (id, extra = {}) => ({
   alert_id: id,

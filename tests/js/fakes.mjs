@@ -156,3 +156,18 @@ export function sequenceRandom(...values) {
 }
 
 export const ALMOST_ONE = 1 - 1e-9;
+
+/** fetch() stand-in: answers by method and URL, records every request with its body. */
+export function scriptedFetch(routes) {
+  const requests = [];
+  const fn = async (url, init = {}) => {
+    const method = init.method || 'GET';
+    requests.push({ method, url, headers: init.headers || {}, body: init.body === undefined ? undefined : JSON.parse(init.body) });
+    const route = routes[`${method} ${url}`];
+    if (!route) return { ok: false, status: 404, json: async () => ({ error: 'not found' }) };
+    const [status, body] = typeof route === 'function' ? route(requests.at(-1)) : route;
+    return { ok: status >= 200 && status < 300, status, json: async () => structuredClone(body) };
+  };
+  fn.requests = requests;
+  return fn;
+}

@@ -10,7 +10,7 @@ import { AlertsPanel } from '../../static/js/widgets/alerts-panel.js';
 import { HistoryCharts } from '../../static/js/widgets/charts.js';
 import { LiveFeed } from '../../static/js/widgets/live-feed.js';
 import { SystemStatus } from '../../static/js/widgets/system-status.js';
-import { FakeClock, FakeWebSocket, fakeLogger } from './fakes.mjs';
+import { FakeClock, fakeLogger, FakeWebSocket, scriptedFetch } from './fakes.mjs';
 import { flush, openSocket } from './open-socket.mjs';
 import { installDom, keyEvent } from './fake-dom.mjs';
 import { PAGE_CONFIG } from './page-config.mjs';
@@ -639,21 +639,6 @@ describe('HistoryCharts', () => {
   });
 });
 
-/** fetch() stand-in by method and URL; records each request with its parsed body. */
-function routeFetch(routes) {
-  const requests = [];
-  const fn = async (url, init = {}) => {
-    const method = init.method || 'GET';
-    requests.push({ method, url, headers: init.headers || {}, body: init.body === undefined ? undefined : JSON.parse(init.body) });
-    const route = routes[`${method} ${url}`];
-    if (!route) return { ok: false, status: 404, json: async () => ({ error: 'no such thing' }) };
-    const [status, body] = typeof route === 'function' ? route(requests.at(-1)) : route;
-    return { ok: status >= 200 && status < 300, status, json: async () => structuredClone(body) };
-  };
-  fn.requests = requests;
-  return fn;
-}
-
 describe('Acknowledging and silencing from the page', () => {
   const LOAD = 'GET api/monitoring/alerts?limit=50&state=resolved';
   const firing = (id, extra = {}) => ({
@@ -679,7 +664,7 @@ describe('Acknowledging and silencing from the page', () => {
   const acked = (by, level = 'warning') => ({ by, at: iso(T0), comment: '', level });
 
   async function page({ routes, auth = 'open', name = 'ann', token = null }) {
-    const fetch = routeFetch({ [LOAD]: [200, { active: [], alerts: [], silences: [] }], ...routes });
+    const fetch = scriptedFetch({ [LOAD]: [200, { active: [], alerts: [], silences: [] }], ...routes });
     const center = new AlertCenter({ socket, fetch, token, auth, logger: fakeLogger() });
     const dialog = new AlertDialog({ center, name, now: clock.now });
     const banner = await started(new AlertBanner(mount('alerts'), { center, dialog }));
