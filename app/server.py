@@ -8,9 +8,9 @@ import logging
 import resource
 import signal
 import sys
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import aiohttp_jinja2
@@ -145,11 +145,11 @@ def create_app(settings: Settings) -> web.Application:
             store_ctx,
             http_client_ctx,
             redis_ctx,
-            health_watch_ctx,
+            running(keys.HEALTH_WATCH),
             collector_ctx,
-            alert_board_ctx,
-            heartbeat_ctx,
-            loop_lag_ctx,
+            running(keys.ALERT_BOARD),
+            running(keys.HEARTBEAT),
+            running(keys.LOOP_LAG),
         ]
     )
     app.on_shutdown.append(close_websockets)
@@ -235,11 +235,6 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     await client.aclose()
 
 
-async def health_watch_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with background(app[keys.HEALTH_WATCH].run()):
-        yield
-
-
 async def collector_ctx(app: web.Application) -> AsyncIterator[None]:
     collector = app[keys.COLLECTOR]
     await collector.prime()
@@ -250,20 +245,20 @@ async def collector_ctx(app: web.Application) -> AsyncIterator[None]:
         collector.close()
 
 
-async def alert_board_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Silences end at their time: the board wakes for each."""
-    async with background(app[keys.ALERT_BOARD].run()):
-        yield
+class Runs(Protocol):
+    def run(self) -> Coroutine[Any, Any, None]: ...
 
 
-async def heartbeat_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with background(app[keys.HEARTBEAT].run()):
-        yield
+def running(key: web.AppKey[Any]) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that runs app[key].run() for the app's lifetime: the health
+    rounds, the alert board (silences end at their time), the heartbeat, the loop lag."""
 
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        part: Runs = app[key]
+        async with background(part.run()):
+            yield
 
-async def loop_lag_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with background(app[keys.LOOP_LAG].run()):
-        yield
+    return ctx
 
 
 @contextlib.asynccontextmanager

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from livewatch_client.codes import Reason
+
 
 class BrokerUnavailable(RuntimeError):
     """The broker cannot take or serve events right now (its backend is unreachable)."""
@@ -55,7 +57,7 @@ class Local(Protocol):
         """Fan one event out to the local subscribers; how many got it."""
         ...
 
-    def lost(self, channel: str, position: Position, reason: str) -> None:
+    def lost(self, channel: str, position: Position, reason: Reason) -> None:
         """This node lost events of channel that it cannot replay: tell its subscribers."""
         ...
 

@@ -15,8 +15,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.typing import EncodableT
 
-from app.hub.broker import BrokerUnavailable
-from app.hub.redis_broker import REDIS_ERRORS, text
+from app.hub.redis_broker import redis_unavailable, text
 
 # A record this many heartbeats old is lapsed; twice that, and the node is forgotten.
 LAPSE_AFTER = 3
@@ -80,7 +79,7 @@ class RedisCluster:
     async def beat(self, node: str, record: dict[str, Any], presence: dict[str, int]) -> None:
         keep = max(1, round(2 * LAPSE_AFTER * self.interval))
         now = time.time()
-        try:
+        with redis_unavailable():
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.set(self._record_key(node), json.dumps(record), ex=keep)
                 pipe.delete(self._presence_key(node))
@@ -91,8 +90,6 @@ class RedisCluster:
                 pipe.zadd(self._index, {node: now})
                 pipe.zremrangebyscore(self._index, "-inf", now - keep)
                 await pipe.execute()
-        except REDIS_ERRORS as exc:
-            raise BrokerUnavailable(f"redis: {exc or type(exc).__name__}") from exc
 
     async def _members(self, within: float | None = None) -> list[str]:
         """Nodes whose last heartbeat is at most `within` seconds old (all if None)."""
@@ -101,24 +98,22 @@ class RedisCluster:
         return [text(name) for name in names]
 
     async def nodes(self) -> list[dict[str, Any]]:
-        try:
+        with redis_unavailable():
             members = await self._members()
             raws = await self._redis.mget([self._record_key(m) for m in members]) if members else []
-        except REDIS_ERRORS as exc:
-            raise BrokerUnavailable(f"redis: {exc or type(exc).__name__}") from exc
         now = time.time()
         return [with_state(json.loads(raw), now, self.interval) for raw in raws if raw]
 
     async def presence(self, exclude: str) -> dict[str, int]:
-        try:
+        with redis_unavailable():
             members = await self._members(within=LAPSE_AFTER * self.interval)
-            totals: Counter[str] = Counter()
-            for member in members:
-                if member == exclude:
-                    continue
-                counts = await self._redis.hgetall(self._presence_key(member))
-                for channel, count in counts.items():
-                    totals[text(channel)] += int(count)
-        except REDIS_ERRORS as exc:
-            raise BrokerUnavailable(f"redis: {exc or type(exc).__name__}") from exc
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for member in members:
+                    if member != exclude:
+                        pipe.hgetall(self._presence_key(member))
+                answers = await pipe.execute()
+        totals: Counter[str] = Counter()
+        for counts in answers:
+            for channel, count in counts.items():
+                totals[text(channel)] += int(count)
         return dict(totals)

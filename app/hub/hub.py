@@ -90,7 +90,6 @@ class Subscription:
     position: Position
     recovered: bool | None = None  # None: no recovery was asked for
     reason: Reason | None = None
-    replayed: int = 0
 
     def frame(self) -> bytes:
         body: dict[str, object] = {
@@ -192,13 +191,12 @@ class Hub:
         conn: Connection,
         channel: str,
         since: Position | None = None,
-        announce: bool = True,
     ) -> Subscription:
         """Subscribe conn to channel; with `since`, first replay what it missed after it.
 
-        With announce, the `subscribed` frame goes out between the replayed events and the
-        live ones. An existing subscription is answered with its position and no replay."""
-        (subscription,) = await self._subscribe(conn, [(channel, since)], announce, None)
+        The `subscribed` frame goes out between the replayed events and the live ones. An
+        existing subscription is answered with its position and no replay."""
+        (subscription,) = await self._subscribe(conn, [(channel, since)], True, None)
         return subscription
 
     async def _subscribe(
@@ -244,9 +242,7 @@ class Hub:
                 replay, reason = recovery_verdict(page, since, self.replay_limit)
                 if reason is None and sum(len(p) for _, p in replay) > self.max_outbox_bytes // 2:
                     replay, reason = [], Reason.TOO_MANY
-                subscription = Subscription(
-                    channel, page.position, reason is None, reason, len(replay)
-                )
+                subscription = Subscription(channel, page.position, reason is None, reason)
             epoch = page.position.epoch
             frames += [self._replayed.frame(channel, epoch, seq, data) for seq, data in replay]
             if announce:
@@ -354,13 +350,13 @@ class Hub:
             del self._floors[channel]
         return members - ahead if ahead else members
 
-    def lost(self, channel: str, position: Position, reason: str) -> None:
+    def lost(self, channel: str, position: Position, reason: Reason) -> None:
         """The broker lost events of channel that it cannot replay: every local subscriber
         is told as if it had just subscribed and not recovered (docs/protocol.md)."""
         self._floors.pop(channel, None)  # every member now continues from `position`
         members = self.channels.get(channel)
         if members:
-            notice = Subscription(channel, position, False, Reason(reason)).frame()
+            notice = Subscription(channel, position, False, reason).frame()
             self._enqueue(members, notice)
 
     def audience(self, channel: str) -> int:
@@ -499,11 +495,9 @@ class Hub:
             queued_frames=sum(len(conn.outbox) for conn in self.connections.values()),
         )
 
-    def stats(self) -> dict[str, object]:
-        return {
-            "total_connections": len(self.connections),
-            "channels": {channel: len(members) for channel, members in self.channels.items()},
-        }
+    def presence(self) -> dict[str, int]:
+        """Connections subscribed to each channel on this node."""
+        return {channel: len(members) for channel, members in self.channels.items()}
 
     async def close_all(self, code: int, message: bytes) -> None:
         """Close every open connection (server shutdown) and wait for the closes."""

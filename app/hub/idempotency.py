@@ -42,12 +42,14 @@ class MemoryIdempotency:
 
     def _expire(self, now: float) -> None:
         # Entries are added in time order and share one window: the oldest expire first.
-        for key in list(self._entries):
-            entry = self._entries[key]
+        expired = []
+        for key, entry in self._entries.items():
             if entry.expires > now:
                 break
             if entry.answer.done():
-                del self._entries[key]
+                expired.append(key)
+        for key in expired:
+            del self._entries[key]
 
     async def run(
         self, key: str, fingerprint: str, publish: Callable[[], Awaitable[Answer]]

@@ -11,6 +11,7 @@ import json
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring  # a JSON string, as ENCODER writes one
 from typing import Any
 
 from livewatch_client.codes import ErrorCode
@@ -77,8 +78,12 @@ def refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# One encoder: json.dumps with anything but its default arguments builds a new one per call.
+ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def dumps(payload: Mapping[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return ENCODER.encode(payload)
 
 
 def websocket_header(size: int) -> bytes:
@@ -113,13 +118,9 @@ def event_payload(event: str, data: Mapping[str, Any], timestamp: str) -> bytes:
 def event_frame(channel: str, seq: int, payload: bytes) -> bytes:
     """The `event` frame for one payload at one seq: the payload's fields follow
     `type`, `channel` and `seq`, so only the short head is encoded per channel."""
-    head = f'{{"type":"event","channel":{dumps_str(channel)},"seq":{seq},'.encode()
+    head = f'{{"type":"event","channel":{encode_basestring(channel)},"seq":{seq},'.encode()
     body = head + payload[1:]
     return websocket_header(len(body)) + body
-
-
-def dumps_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +105,27 @@ return {top, epoch, out}
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 
 
+@contextlib.contextmanager
+def redis_unavailable() -> Iterator[None]:
+    """A Redis error, as the BrokerUnavailable the rest of livewatch answers (503, health)."""
+    try:
+        yield
+    except REDIS_ERRORS as exc:
+        raise BrokerUnavailable(f"redis: {exc or type(exc).__name__}") from exc
+
+
+def redis_client(url: str, timeout: float) -> aioredis.Redis:
+    # Commands are not retried here: a publish during an outage must answer 503 promptly,
+    # the reader reconnects on its own schedule, and a publish script sent twice after a
+    # lost answer would publish twice. The publisher retries, under its idempotency key.
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
 @dataclass
 class ChannelState:
     """What this node has delivered of one channel, and what waits while it catches up."""
@@ -149,16 +170,7 @@ class RedisBroker:
         self._heard = 0.0
         self._catch_ups: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
-        # Commands are not retried here: a publish during an outage must answer 503
-        # promptly, the reader reconnects on its own schedule, and a publish script sent
-        # twice after a lost answer would publish twice. The publisher retries, under its
-        # idempotency key.
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
+        self._redis = redis_client(url, timeout)
         self._publish = self._redis.register_script(PUBLISH)
         self.commands = self._redis  # shared with the other Redis-backed parts of the node
         self._history = self._redis.register_script(HISTORY)
@@ -217,10 +229,8 @@ class RedisBroker:
         for channel in channels:
             keys += [self._meta(channel), self._stream(channel)]
             args += [self._topic(channel), new_epoch()]
-        try:
+        with redis_unavailable():
             flat = await self._publish(keys=keys, args=args)
-        except REDIS_ERRORS as exc:
-            raise BrokerUnavailable(f"redis: {exc or type(exc).__name__}") from exc
         # Local subscribers get the event through pub/sub like every other node's; the
         # recipients figure is how many of them hold the channel now.
         return [
@@ -229,13 +239,11 @@ class RedisBroker:
         ]
 
     async def history(self, channel: str, since: int | None, limit: int) -> HistoryPage:
-        try:
+        with redis_unavailable():
             top, epoch, flat = await self._history(
                 keys=[self._meta(channel), self._stream(channel)],
                 args=["" if since is None else since, limit, self.ttl_seconds, new_epoch()],
             )
-        except REDIS_ERRORS as exc:
-            raise BrokerUnavailable(f"redis: {exc or type(exc).__name__}") from exc
         events = [(int(flat[i]), bytes(flat[i + 1])) for i in range(0, len(flat), 2)]
         return HistoryPage(Position(int(top), text(epoch)), events)
 
@@ -246,12 +254,13 @@ class RedisBroker:
             raise BrokerUnavailable(f"redis is unreachable ({self.last_error})")
         state = self._states[channel] = ChannelState(catching_up=True)  # hold until placed
         try:
-            await self._listen(self._topic(channel))
+            with redis_unavailable():
+                await self._listen(self._topic(channel))
             page = await self.history(channel, None, 0)
-        except (BrokerUnavailable, *REDIS_ERRORS) as exc:
+        except BrokerUnavailable:
             if self._states.get(channel) is state:
                 del self._states[channel]
-            raise BrokerUnavailable(f"redis: {exc}") from exc
+            raise
         state.seq, state.epoch = page.position.seq, page.position.epoch
         self._release(channel, state)
 
@@ -296,13 +305,7 @@ class RedisBroker:
                 attempt += 1
 
     async def _connect(self) -> None:
-        client = aioredis.Redis.from_url(
-            self.url,
-            socket_timeout=self.timeout,
-            socket_connect_timeout=self.timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
-        self._pubsub = client.pubsub()
+        self._pubsub = redis_client(self.url, self.timeout).pubsub()
         await self._listen(self.control_topic, *(self._topic(c) for c in self._states))
         self.connected = True
         self.last_error = ""
@@ -367,14 +370,15 @@ class RedisBroker:
     # --- in order, once, or told ------------------------------------------------------------
 
     def _on_message(self, topic: bytes, data: bytes) -> None:
-        state = self._states.get(self._channel_of(topic))
+        channel = self._channel_of(topic)
+        state = self._states.get(channel)
         if state is None:
             return
         seq_text, epoch, payload = data.split(b"\n", 2)
         if state.catching_up or state.seq is None:
             state.held.append((int(seq_text), epoch.decode(), payload))
             return
-        self._accept(self._channel_of(topic), state, int(seq_text), epoch.decode(), payload)
+        self._accept(channel, state, int(seq_text), epoch.decode(), payload)
 
     def _accept(
         self, channel: str, state: ChannelState, seq: int, epoch: str, payload: bytes
@@ -452,7 +456,7 @@ class RedisBroker:
             self._tell_lost(channel, top, Reason.EPOCH_CHANGED)
             state.seq, state.epoch = top.seq, top.epoch
         elif top.seq > state.seq and (not events or events[0][0] != state.seq + 1):
-            self._tell_lost(channel, top, "too_old")
+            self._tell_lost(channel, top, Reason.TOO_OLD)
             state.seq = top.seq
         else:
             for seq, payload in events:
@@ -460,10 +464,10 @@ class RedisBroker:
                     state.seq = seq
                     self._local.deliver(channel, seq, payload)
             if state.seq < top.seq:  # more than one read's worth behind
-                self._tell_lost(channel, top, "too_many")
+                self._tell_lost(channel, top, Reason.TOO_MANY)
                 state.seq = top.seq
 
-    def _tell_lost(self, channel: str, position: Position, reason: str) -> None:
+    def _tell_lost(self, channel: str, position: Position, reason: Reason) -> None:
         log.warning(
             "redis broker: events of %s were lost (%s); its subscribers here are told",
             channel,
@@ -478,10 +482,8 @@ class RedisBroker:
         """Raise BrokerUnavailable unless both the command and the pub/sub side work."""
         if not self.connected:
             raise BrokerUnavailable(f"the pub/sub connection is down ({self.last_error})")
-        try:
+        with redis_unavailable():
             await self._redis.ping()
-        except REDIS_ERRORS as exc:
-            raise BrokerUnavailable(f"redis: {exc or type(exc).__name__}") from exc
 
 
 def text(value: Any) -> str:

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 
 from app.hub.broker import BrokerUnavailable
 from app.hub.idempotency import Answer, KeyReused
-from app.hub.redis_broker import REDIS_ERRORS
+from app.hub.redis_broker import redis_unavailable
 
 POLL_SECONDS = 0.02
 
@@ -45,10 +45,8 @@ class RedisIdempotency:
     async def run(
         self, key: str, fingerprint: str, publish: Callable[[], Awaitable[Answer]]
     ) -> tuple[Answer, bool]:
-        try:
+        with redis_unavailable():
             return await self._run(self._name(key), fingerprint, publish)
-        except REDIS_ERRORS as exc:
-            raise BrokerUnavailable(f"redis: {exc or type(exc).__name__}") from exc
 
     async def _run(
         self, name: str, fingerprint: str, publish: Callable[[], Awaitable[Answer]]

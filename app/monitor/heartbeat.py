@@ -46,9 +46,8 @@ class Heartbeat:
         }
 
     async def beat(self) -> None:
-        presence = {channel: len(members) for channel, members in self.hub.channels.items()}
         try:
-            await self.store.beat(self.hub.node, self.record(), presence)
+            await self.store.beat(self.hub.node, self.record(), self.hub.presence())
         except BrokerUnavailable as exc:
             if not self.failing:
                 log.warning("heartbeat not written: %s", exc)

@@ -36,14 +36,19 @@ async def read_body(request: web.Request, limit: int, within: float) -> bytes:
     return bytes(body)
 
 
-def parse_json(raw: bytes) -> Any:
-    """JSON without NaN or infinities, whose strings livewatch can send on (no lone
-    surrogates, no nesting past the protocol's depth)."""
+def loads_strict(raw: bytes) -> Any:
+    """JSON without NaN or infinities, else a 400 that says why."""
     try:
-        body = json.loads(raw, parse_constant=protocol.refuse_constant)
+        return json.loads(raw, parse_constant=protocol.refuse_constant)
     except (ValueError, RecursionError) as exc:
         reason = str(exc) if "is not JSON" in str(exc) else "body is not valid JSON"
         raise json_error(400, reason) from None
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON without NaN or infinities, whose strings livewatch can send on (no lone
+    surrogates, no nesting past the protocol's depth)."""
+    body = loads_strict(raw)
     try:
         protocol.check_encodable(body, "body")
     except protocol.Unencodable as exc:

@@ -75,9 +75,8 @@ async def connections(request: web.Request) -> web.Response:
         presence = await cluster.presence(exclude=hub.node)
     except BrokerUnavailable as exc:
         raise json_error(503, f"the cluster view cannot be read now: {exc}") from None
-    channels: Counter[str] = Counter(presence)
-    for channel, members in hub.channels.items():
-        channels[channel] += len(members)
+    channels = Counter(presence)
+    channels.update(hub.presence())
     per_node = {hub.node: len(hub.connections), **{n["node"]: n["connections"] for n in others}}
     # Channel names carry user and business ids: each reader sees the ones it may read.
     visible = {ch: n for ch, n in channels.items() if may_read(identity, ch, open_mode)}

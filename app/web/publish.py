@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import re
 from typing import Any
@@ -16,9 +15,9 @@ from app.hub import protocol
 from app.hub.broker import BrokerUnavailable
 from app.hub.events import RESERVED_CHANNELS, RESERVED_PREFIX, NoRouteError
 from app.hub.idempotency import KeyReused
-from app.settings import Settings, env_name
+from app.settings import Settings, env_name, is_loopback_host
 from app.web import keys
-from app.web.body import read_body
+from app.web.body import loads_strict, read_body
 from app.web.errors import json_error
 from app.web.identity import bearer_token
 
@@ -30,11 +29,7 @@ KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def _parse_body(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw, parse_constant=protocol.refuse_constant)
-    except (ValueError, RecursionError) as exc:
-        reason = str(exc) if "is not JSON" in str(exc) else "body is not valid JSON"
-        raise json_error(400, reason) from None
+    body = loads_strict(raw)
     if not isinstance(body, dict):
         raise json_error(400, "body must be a JSON object")
     unknown = sorted(set(body) - FIELDS)
@@ -83,19 +78,12 @@ def authorize_publisher(request: web.Request, settings: Settings) -> None:
         if not hmac.compare_digest(presented.encode(), settings.publish_key.encode()):
             raise json_error(401, "the publish key is wrong")
     elif settings.open_mode:
-        if not _is_loopback(request.remote):
+        if request.remote is None or not is_loopback_host(request.remote):
             raise json_error(401, "in open mode only loopback clients may publish")
     else:
         raise json_error(
             401, f"publishing over HTTP is off: set {env_name('publish_key')} to enable it"
         )
-
-
-def _is_loopback(remote: str | None) -> bool:
-    try:
-        return remote is not None and ipaddress.ip_address(remote).is_loopback
-    except ValueError:
-        return False
 
 
 def idempotency_key(request: web.Request, body: dict[str, Any]) -> str | None:
