@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from livewatch_client import commands as client_commands
+from livewatch_client.client import DEFAULT_URL
 
 from app import __version__
 from app.auth.tokens import issue_token, parse_duration
@@ -100,9 +101,6 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(
                 flag_name(item.name), dest=item.name, metavar=spec.parser.metavar, help=help_text
             )
-
-
-DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 def add_url(parser: argparse.ArgumentParser) -> None:

@@ -31,10 +31,12 @@ class Source(StrEnum):
 HANDLING_STATES = ("unacknowledged", "acknowledged", "silenced")
 
 
-def severity_rank(level: str) -> int:
-    """0 for warning, 1 for critical: the order of Severity."""
-    levels = [severity.value for severity in Severity]
-    return levels.index(level) if level in levels else -1
+SEVERITIES = tuple(severity.value for severity in Severity)  # in rising order
+
+
+def severity_rank(level: str | None) -> int:
+    """0 for warning, 1 for critical: the order of Severity; -1 for none."""
+    return SEVERITIES.index(level) if level in SEVERITIES else -1
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -83,7 +84,7 @@ class Table(Generic[T]):
     indexes: tuple[str, ...] = ()
     fill: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def columns(self) -> tuple[Column, ...]:
         return columns_of(self.record)
 
@@ -277,19 +278,16 @@ class AlertStore:
     def _write(self, write: Callable[..., None], *args: Any) -> None:
         """Make a write, or queue it behind the ones already waiting."""
         with self._writing:
-            self._write_in_order(write, args)
-
-    def _write_in_order(self, write: Callable[..., None], args: tuple[Any, ...]) -> None:
-        if self._pending:
-            self._queue(write, args)
-            self._flush_in_order()
-            return
-        try:
-            self._ensure_open()
-            write(*args)
-        except (StoreFault, *STORE_ERRORS) as exc:
-            self._fault(exc)
-            self._queue(write, args)
+            if self._pending:
+                self._queue(write, args)
+                self._flush()
+                return
+            try:
+                self._ensure_open()
+                write(*args)
+            except (StoreFault, *STORE_ERRORS) as exc:
+                self._fault(exc)
+                self._queue(write, args)
 
     def _queue(self, write: Callable[..., None], args: tuple[Any, ...]) -> None:
         if len(self._pending) >= PENDING_LIMIT:
@@ -304,28 +302,21 @@ class AlertStore:
 
     def _flush(self) -> int:
         """Write what waits, oldest first, until one fails; how many were written."""
-        with self._writing:
-            return self._flush_in_order()
-
-    def _flush_in_order(self) -> int:
         written = 0
-        while self._pending:
-            write, args = self._pending[0]
-            try:
-                self._ensure_open()
-                write(*args)
-            except (StoreFault, *STORE_ERRORS) as exc:
-                self._fault(exc)
-                break
-            self._pending.popleft()
-            written += 1
+        with self._writing:  # reentrant: a write that finds others waiting flushes them
+            while self._pending:
+                write, args = self._pending[0]
+                try:
+                    self._ensure_open()
+                    write(*args)
+                except (StoreFault, *STORE_ERRORS) as exc:
+                    self._fault(exc)
+                    break
+                self._pending.popleft()
+                written += 1
         if written and not self._pending:
             log.info("alert store works again: %d waiting writes made", written)
         return written
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
 
     async def retry(self) -> int:
         return await asyncio.to_thread(self._flush) if self._pending else 0
@@ -348,7 +339,7 @@ class AlertStore:
                 self._ensure_open()
             except StoreFault as exc:
                 raise StoreFault(f"{self.path} was removed and cannot be made: {exc}") from exc
-            self._flush_in_order()
+            self._flush()
             removed, self._removed = self._removed, False
         if removed:
             # Said once, though already repaired: what the old file held is gone.

@@ -7,7 +7,14 @@ import uuid
 from dataclasses import dataclass, replace
 
 from app.monitor.alert_board import AlertBoard
-from app.monitor.alert_record import AlertRecord, AlertState, Severity, Source
+from app.monitor.alert_record import (
+    SEVERITIES,
+    AlertRecord,
+    AlertState,
+    Severity,
+    Source,
+    severity_rank,
+)
 from app.monitor.metrics import MonitorMetrics
 from app.monitor.sample import Sample
 from app.settings import THRESHOLD_RULES, Settings
@@ -15,7 +22,7 @@ from app.timeutil import now_rfc3339
 
 WARNING = Severity.WARNING.value
 CRITICAL = Severity.CRITICAL.value
-LEVELS = tuple(severity.value for severity in Severity)  # in rising order
+LEVELS = SEVERITIES
 RULE_LABELS = {"cpu": "CPU", "memory": "Memory", "disk": "Disk"}
 
 
@@ -42,17 +49,13 @@ class ThresholdRule:
         """Rise at once to the level entered; fall one level at a time, each only once
         the value is below that level's threshold minus the hysteresis margin."""
         entered = self.entered_level(value)
-        if _rank(entered) >= _rank(current):
+        if severity_rank(entered) >= severity_rank(current):
             return entered
         level = current
         while level is not None and value < self.threshold(level) - hysteresis:
-            lower = _rank(level) - 1
+            lower = severity_rank(level) - 1
             level = LEVELS[lower] if lower >= 0 else None
         return level
-
-
-def _rank(level: str | None) -> int:
-    return -1 if level is None else LEVELS.index(level)
 
 
 def default_rules(settings: Settings) -> list[ThresholdRule]:

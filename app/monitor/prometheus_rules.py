@@ -14,9 +14,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from app.monitor.alerts import CRITICAL, WARNING
 from app.settings import THRESHOLD_RULES, Settings, env_name
-
-WARNING, CRITICAL = "warning", "critical"
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,7 @@ SERVICE_RULES = Group(
             "LivewatchCollectorFailing",
             "increase(livewatch_collector_failures_total[5m]) > 0",
             "10m",
-            "warning",
+            WARNING,
             "Host collector failing on {{ $labels.instance }}",
             "The host collector has kept failing for 10 minutes ({{ $value | humanize }} "
             "failures in the last 5 minutes); the livewatch log says why.",

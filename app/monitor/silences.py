@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.monitor.alert_record import AlertRecord, Severity, Source
+from app.monitor.alert_record import SEVERITIES, AlertRecord, Source
 
 MAX_SILENCE = timedelta(days=30)
 # Names that match the alert's own fields; any other name matches a label.
@@ -17,7 +17,7 @@ MAX_MATCHERS = 20
 MAX_VALUE_LENGTH = 256
 LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 CHOICES = {
-    "severity": tuple(level.value for level in Severity),
+    "severity": SEVERITIES,
     "source": tuple(source.value for source in Source),
 }
 
