@@ -47,10 +47,16 @@ async def json_answer(response: aiohttp.ClientResponse) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def refusal(status: int, body: Mapping[str, Any], reason: str | None) -> RequestError:
+def refusal(
+    status: int,
+    body: Mapping[str, Any],
+    reason: str | None,
+    kind: type[RequestError] = RequestError,
+) -> RequestError:
+    """The error a refusal's JSON body ({"error", "field"}) describes, else `reason`."""
     error = body.get("error")
     field = body.get("field")
-    return RequestError(
+    return kind(
         status,
         error if isinstance(error, str) else (reason or "refused"),
         field if isinstance(field, str) else None,

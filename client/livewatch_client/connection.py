@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from livewatch_client.api import json_answer
+from livewatch_client.api import json_answer, refusal
 from livewatch_client.backoff import Backoff
 from livewatch_client.codes import ErrorCode, describe_close
 from livewatch_client.events import Event
@@ -33,6 +33,7 @@ from livewatch_client.exceptions import (
     ClientClosed,
     HandshakeError,
     LivewatchError,
+    RequestError,
     SubscriptionError,
 )
 
@@ -172,7 +173,6 @@ class Connection:
         #: The server's boot epoch from the latest `connected` frame.
         self.server_epoch: str | None = None
         #: Set while a connection is open.
-        self.is_open = asyncio.Event()
 
     # --- subscriptions ----------------------------------------------------------------
 
@@ -283,7 +283,7 @@ class Connection:
             raise
         return ws, welcome
 
-    async def _refusal(self, status: int) -> HandshakeError:
+    async def _refusal(self, status: int) -> RequestError:
         """The server's reason for refusing the handshake, read with a plain GET of the
         same URL (aiohttp does not keep the body of a refused upgrade)."""
         body: dict[str, Any] = {}
@@ -293,12 +293,7 @@ class Connection:
                     body = await json_answer(response)
         except (aiohttp.ClientError, OSError):
             pass
-        error, field = body.get("error"), body.get("field")
-        return HandshakeError(
-            status,
-            error if isinstance(error, str) else "the server refused the WebSocket",
-            field if isinstance(field, str) else None,
-        )
+        return refusal(status, body, "the server refused the WebSocket", HandshakeError)
 
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse, welcome: dict[str, Any]) -> str:
         """Run one open connection until it drops; why it did."""
@@ -314,7 +309,6 @@ class Connection:
         link = self._link = Link(ws, self._tuning.send_rate, self._tuning.send_burst)
         for sub in self._subs.values():
             link.outgoing.put_nowait(Request("subscribe", sub.channel, sub))
-        self.is_open.set()
         tasks = [
             asyncio.create_task(self._read(link)),
             asyncio.create_task(self._write(link)),
@@ -330,7 +324,6 @@ class Connection:
                 log.error("the connection failed", exc_info=error)
             return describe(error)
         finally:
-            self.is_open.clear()
             self._link = None
             for task in tasks:
                 task.cancel()

@@ -24,7 +24,7 @@ export class AlertCenter {
    */
   constructor({ socket, fetch, token = null, auth = 'open', logger = globalThis.console } = {}) {
     this.socket = socket;
-    this.fetchOptions = fetch ? { fetch, token } : { token };
+    this.fetchOptions = { fetch, token };
     this.auth = auth;
     this.logger = logger;
     this.state = emptyAlerts();

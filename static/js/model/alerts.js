@@ -10,6 +10,16 @@ const RESOLVED_MEMORY = 500;
 /** How many resolved alerts the panel lists. */
 export const RECENT_RESOLVED = 50;
 
+/** The level as the banner, the panel and the dialog show it. */
+export function levelWord(level) {
+  return level === 'critical' ? 'CRITICAL' : 'WARNING';
+}
+
+/** What an alert is called on the page: its message, else its rule, else its id. */
+export function alertTitle(alert) {
+  return alert.message || alert.rule || alert.alert_id;
+}
+
 /**
  * State: `active` alerts by id, `dismissed` (id -> level when dismissed),
  * `resolved` (id -> rev of the resolve), `recent` (resolved alerts, newest

@@ -3,12 +3,6 @@
 
 import { toMillis } from '../format.js';
 
-export const METRICS = Object.freeze([
-  { key: 'cpu', field: 'cpu_percent', label: 'CPU' },
-  { key: 'memory', field: 'memory_percent', label: 'Memory' },
-  { key: 'disk', field: 'disk_percent', label: 'Disk' },
-]);
-
 /** A {t, v} point from a sample, or null if the sample lacks a usable value. */
 export function pointFrom(sample, field) {
   if (!sample || typeof sample !== 'object') return null;

@@ -6,7 +6,7 @@
 import { AlertCenter } from '../alert-center.js';
 import { h, setAttr, setText } from '../dom.js';
 import { clockTime, formatNumber, isoTime } from '../format.js';
-import { isAcknowledged, visibleAlerts } from '../model/alerts.js';
+import { alertTitle, isAcknowledged, levelWord, visibleAlerts } from '../model/alerts.js';
 import { AlertDialog } from './alert-dialog.js';
 
 export { ALERTS_CHANNEL, ALERTS_URL } from '../alert-center.js';
@@ -67,10 +67,6 @@ export class AlertBanner {
   destroy() {
     for (const off of this.offs.splice(0)) off();
     if (this.ownsCenter) this.center.destroy();
-  }
-
-  refresh() {
-    return this.center.refresh();
   }
 
   dismiss(alertId) {
@@ -162,8 +158,8 @@ export class AlertBanner {
   }
 
   updateBanner(banner, alert) {
-    const word = alert.level === 'critical' ? 'CRITICAL' : 'WARNING';
-    const text = alert.message || alert.rule || alert.alert_id;
+    const word = levelWord(alert.level);
+    const text = alertTitle(alert);
     const acknowledged = isAcknowledged(alert) ? alert.acknowledged : null;
     setAttr(banner.el, 'data-level', alert.level);
     setAttr(banner.el, 'data-source', alert.source);

@@ -4,7 +4,7 @@
 // comment and, to silence, for how long.
 
 import { h, setAttr, setText } from '../dom.js';
-import { matchersFor, matchersText } from '../model/alerts.js';
+import { alertTitle, levelWord, matchersFor, matchersText } from '../model/alerts.js';
 
 export const SILENCE_CHOICES = Object.freeze([
   { minutes: 30, label: '30 minutes' },
@@ -17,9 +17,6 @@ const DEFAULT_MINUTES = 60;
 const MAX_NAME = 100;
 const MAX_COMMENT = 1000;
 
-function levelWord(level) {
-  return level === 'critical' ? 'CRITICAL' : 'WARNING';
-}
 
 export class AlertDialog {
   /** `center`: the AlertCenter; `name`: who acts, as far as the page knows (open mode). */
@@ -100,7 +97,7 @@ export class AlertDialog {
     this.fallback = fallback;
     const silence = kind === 'silence';
     setText(this.title, silence ? 'Silence alert' : 'Acknowledge alert');
-    setText(this.subject, `${levelWord(alert.level)}: ${alert.message || alert.rule || alert.alert_id}`);
+    setText(this.subject, `${levelWord(alert.level)}: ${alertTitle(alert)}`);
     setText(this.submitButton, silence ? 'Silence' : 'Acknowledge');
     this.durationField.hidden = !silence;
     this.matchers.hidden = !silence;

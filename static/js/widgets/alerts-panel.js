@@ -5,7 +5,7 @@
 
 import { h, setAttr, setText } from '../dom.js';
 import { clockTime, formatDuration, isoTime } from '../format.js';
-import { isAcknowledged, matchersText, panelLists, RECENT_RESOLVED } from '../model/alerts.js';
+import { alertTitle, isAcknowledged, levelWord, matchersText, panelLists, RECENT_RESOLVED } from '../model/alerts.js';
 import { safeLink, sourceName } from './alert-banner.js';
 
 const REFRESH_MS = 15000;
@@ -131,9 +131,9 @@ export class AlertsPanel {
     setAttr(node.li, 'data-level', alert.level);
     setAttr(node.li, 'data-source', alert.source);
     setAttr(node.li, 'class', `alerts-item alert-${alert.level}`);
-    setText(node.level, alert.level === 'critical' ? 'CRITICAL' : 'WARNING');
+    setText(node.level, levelWord(alert.level));
     setText(node.source, sourceName(alert.source));
-    setText(node.message, alert.message || alert.rule || alert.alert_id);
+    setText(node.message, alertTitle(alert));
     const started = Number.isNaN(alert.started) ? null : alert.started;
     if (group === 'resolved') {
       const lasted = started !== null && !Number.isNaN(alert.time) ? formatDuration(alert.time - started) : '';

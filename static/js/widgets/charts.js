@@ -58,7 +58,7 @@ export class HistoryCharts {
   constructor(root, { socket, config = {}, fetch, token = null, ownNode = null } = {}) {
     this.root = root;
     this.socket = socket;
-    this.fetchOptions = fetch ? { fetch, token } : { token };
+    this.fetchOptions = { fetch, token };
     this.seconds = Number(config.history_seconds) > 0 ? Number(config.history_seconds) : 900;
     this.windowMs = this.seconds * 1000;
     this.thresholds = config.thresholds || {};

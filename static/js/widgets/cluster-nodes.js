@@ -23,7 +23,7 @@ export class ClusterNodes {
   ) {
     this.root = root;
     this.socket = socket;
-    this.fetchOptions = fetch ? { fetch, token } : { token };
+    this.fetchOptions = { fetch, token };
     const beat = Number(config.cluster_heartbeat);
     this.pollMs = beat > 0 ? beat * 1000 : FALLBACK_POLL_MS;
     this.thresholds = config.thresholds || {};

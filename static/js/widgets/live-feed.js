@@ -25,7 +25,6 @@ export class LiveFeed {
     this.socket = socket;
     this.now = now;
     this.historyOptions = { fetch, token, limit: max };
-    this.loaded = new Set(); // channels whose history was asked for
     this.model = new FeedModel({ max, events: config.events });
     this.filters = { event: '', channel: '' };
     this.nodes = new Map(); // key -> {li, time, item}
@@ -83,11 +82,6 @@ export class LiveFeed {
     clearInterval(this.ticker);
   }
 
-  /** Load the history of every feed channel again. */
-  refresh() {
-    return Promise.all([...this.loaded].map((channel) => this.loadHistory(channel)));
-  }
-
   /**
    * Show the latest events of `channel` and say where its live events go on:
    * a promise of {seq, epoch}, or of null if the history could not be had.
@@ -99,7 +93,6 @@ export class LiveFeed {
   }
 
   async loadHistory(channel) {
-    this.loaded.add(channel);
     try {
       const history = await loadHistory(channel, this.historyOptions);
       this.apply(() => this.model.load(history.events));

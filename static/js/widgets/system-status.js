@@ -55,7 +55,7 @@ export class SystemStatus {
     this.ownsNode = !ownNode;
     this.onSample = typeof onSample === 'function' ? onSample : () => {};
     this.blocked = blocked;
-    this.fetchOptions = fetch ? { fetch, token } : { token };
+    this.fetchOptions = { fetch, token };
     this.now = now;
     this.lastSampleTime = -Infinity;
     this.lastSampleTimestamp = null;

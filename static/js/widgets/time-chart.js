@@ -44,6 +44,10 @@ export class TimeChart {
     this.windowMs = windowMs;
     this.windowLabel = windowLabel;
     this.thresholds = spec.scale === 'percent' ? thresholds || {} : {};
+    const limits = ['warning', 'critical']
+      .filter((level) => typeof this.thresholds[level] === 'number')
+      .map((level) => `${level} at ${this.thresholds[level]}%`);
+    this.limitsText = limits.length ? `; ${limits.join(', ')}.` : '.';
     this.series = spec.series.map((s, index) => ({ ...s, index, points: [] }));
     this.top = this.scale.top(0);
     this.cursor = null; // time of the sample the readout shows, or null for the latest
@@ -238,8 +242,8 @@ export class TimeChart {
 
   drawLatest() {
     const first = this.series[0];
-    const s = stats(first.points);
     if (this.spec.scale === 'percent') {
+      const s = stats(first.points);
       const level = s ? levelFor(s.latest, this.thresholds) : 'unknown';
       setText(first.latest, s ? formatPercent(s.latest) : '\u2013');
       setAttr(first.latest, 'data-level', level);
@@ -247,14 +251,11 @@ export class TimeChart {
         setText(this.desc, 'No data yet.');
         return;
       }
-      const limits = [];
-      if (typeof this.thresholds.warning === 'number') limits.push(`warning at ${this.thresholds.warning}%`);
-      if (typeof this.thresholds.critical === 'number') limits.push(`critical at ${this.thresholds.critical}%`);
       setText(
         this.desc,
         `${this.spec.label} latest ${formatPercent(s.latest)} (${levelLabel(level).toLowerCase()}); ` +
           `range ${formatPercent(s.min)} to ${formatPercent(s.max)} over ${s.count} samples` +
-          (limits.length ? `; ${limits.join(', ')}.` : '.'),
+          this.limitsText,
       );
       return;
     }
