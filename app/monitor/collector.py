@@ -37,7 +37,6 @@ class Collector:
         alerts: AlertEngine,
     ) -> None:
         self.interval = interval
-        self.disk_path = disk_path
         self.node = node
         self.hub_figures = hub_figures
         self.broadcaster = broadcaster

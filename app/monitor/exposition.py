@@ -182,7 +182,8 @@ def render_metric(metric: Metric, out: list[str]) -> None:
         name += "_info"
     skipped = tuple(metric.name + suffix for suffix in SKIPPED_SUFFIXES)
     lines = [
-        f"{sample.name}{_sample_labels(sample.labels)} {format_value(sample.value)}\n"
+        f"{sample.name}{label_text(tuple(sample.labels), tuple(sample.labels.values()))} "
+        f"{format_value(sample.value)}\n"
         for sample in metric.samples
         if sample.name not in skipped
     ]
@@ -191,12 +192,6 @@ def render_metric(metric: Metric, out: list[str]) -> None:
     kind = PROMETHEUS_TYPES.get(metric.type, "untyped")
     out.append(f"# HELP {name} {escape_help(metric.documentation)}\n# TYPE {name} {kind}\n")
     out.extend(lines)
-
-
-def _sample_labels(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{escape_label_value(v)}"' for k, v in labels.items()) + "}"
 
 
 def render_client_metric(metric: object, out: list[str]) -> bool:

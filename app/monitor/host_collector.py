@@ -152,7 +152,6 @@ def bounded(
 class HostCollector:
     def __init__(self, registry: CollectorRegistry, proc: str = procfs.PROC) -> None:
         self.proc = proc
-        self.filesystems: tuple[FilesystemUsage, ...] = ()
         self._reading: HostReading | None = None
         self._tick_text = ""
         self._templates: dict[tuple[str, Hashable], str] = {}
@@ -164,7 +163,6 @@ class HostCollector:
         """Take the collector's latest reading and render its text once, for every scrape
         until the next one (through a template made once per shape: the meminfo fields and
         the filesystems hardly change)."""
-        self.filesystems = reading.filesystems
         self._reading = reading
         key = ("tick", tick_shape(reading))
         template = self._templates.get(key)

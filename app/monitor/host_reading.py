@@ -176,7 +176,7 @@ class HostReader:
         self.cpu()
         self._network.update(*network_totals())
         self._disks.update(*disk_totals())
-        self._processes.read(read_memory().total)
+        self._processes.read(0)  # only the CPU baseline is kept: no memory total needed
 
     def read(self) -> HostReading:
         """Read the host. Blocking: call it from the collector's reader thread."""

@@ -41,25 +41,25 @@ class ProcessSeries:
         self.stat_path = f"{proc}/self/stat"
         self.fd_path = f"{proc}/self/fd"
         boot = procfs.read(f"{proc}/stat")
-        own = procfs.read(self.stat_path)
+        own = self._own()
         self.start_time: float | None = None
         if boot is not None and own is not None:
-            started_ticks = int(own.rsplit(b")", 1)[1].split()[19])
             booted = procfs.parse_stat(boot).boot_time
-            self.start_time = booted + started_ticks / procfs.TICKS_PER_SECOND
+            self.start_time = booted + own.start_ticks / procfs.TICKS_PER_SECOND
+
+    def _own(self) -> procfs.ProcessStat | None:
+        data = procfs.read(self.stat_path)
+        return procfs.parse_process_stat(os.getpid(), data) if data is not None else None
 
     def families(self) -> list[Family]:
-        own = procfs.read(self.stat_path)
+        own = self._own()
         if own is None or self.start_time is None:
             return []
-        # The fields after the command name, which may itself hold ") ".
-        fields = own.rsplit(b")", 1)[1].split()
         values = {
-            "process_virtual_memory_bytes": float(fields[20]),
-            "process_resident_memory_bytes": float(int(fields[21]) * procfs.PAGE_SIZE),
+            "process_virtual_memory_bytes": float(own.vsize_bytes),
+            "process_resident_memory_bytes": float(own.rss_bytes),
             "process_start_time_seconds": self.start_time,
-            "process_cpu_seconds_total": (int(fields[11]) + int(fields[12]))
-            / procfs.TICKS_PER_SECOND,
+            "process_cpu_seconds_total": own.cpu_ticks / procfs.TICKS_PER_SECOND,
         }
         with contextlib.suppress(OSError):
             values["process_open_fds"] = float(len(os.listdir(self.fd_path)))

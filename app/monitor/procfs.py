@@ -194,6 +194,7 @@ class ProcessStat:
     start_ticks: int  # when it started, in ticks since boot: (pid, start) names it uniquely
     cpu_ticks: int  # user + system time
     rss_bytes: int
+    vsize_bytes: int
     stat: bytes  # the whole line, for the name of the few that are shown
 
     @property
@@ -218,6 +219,7 @@ def parse_process_stat(pid: int, data: bytes) -> ProcessStat | None:
         start_ticks=int(fields[19]),
         cpu_ticks=int(fields[11]) + int(fields[12]),
         rss_bytes=int(fields[21]) * PAGE_SIZE,
+        vsize_bytes=int(fields[20]),
         stat=data,
     )
 

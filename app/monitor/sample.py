@@ -41,8 +41,7 @@ class Sample(HostFigures):
     def as_dict(self) -> dict[str, Any]:
         """Every field, the sequences as JSON's lists. Written out rather than through
         dataclasses.asdict(), which deep-copies and costs ten times as much."""
-        answer = {name: getattr(self, name) for name in SCALAR_FIELDS}
-        answer["cpu_percent_per_core"] = list(self.cpu_percent_per_core)
+        answer = self.as_history_dict()
         top = self.top_processes
         answer["top_processes"] = {
             "by_cpu": [process_dict(process) for process in top.by_cpu],
@@ -53,8 +52,8 @@ class Sample(HostFigures):
     def as_history_dict(self) -> dict[str, Any]:
         """A sample of the history answer: every field but top_processes, which only the
         latest sample and the event carry (it would multiply the history's size by six)."""
-        answer = self.as_dict()
-        del answer["top_processes"]
+        answer = {name: getattr(self, name) for name in SCALAR_FIELDS}
+        answer["cpu_percent_per_core"] = list(self.cpu_percent_per_core)
         return answer
 
 
