@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from aiohttp import web
+from livewatch_client.codes import IDEMPOTENCY_HEADER, REPLAYED_HEADER
 
 from app.channels import CHANNEL_RULE, ID_RULE, is_valid_channel, is_valid_id
 from app.hub import protocol
@@ -24,7 +25,6 @@ from app.web.identity import bearer_token
 EVENT_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 EVENT_MAX_LENGTH = 64
 FIELDS = {"event", "data", "business_id", "user_id", "channel", "idempotency_key"}
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
 
 
@@ -138,5 +138,5 @@ async def publish_event(request: web.Request) -> web.Response:
         ) from None
     except BrokerUnavailable as exc:
         raise json_error(503, f"nothing was published: {exc}") from None
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    headers = {REPLAYED_HEADER: "true"} if replayed else None
     return web.json_response(answer, status=202, headers=headers)

@@ -19,13 +19,11 @@ from urllib.parse import quote
 import aiohttp
 
 from livewatch_client.backoff import Backoff
+from livewatch_client.codes import IDEMPOTENCY_HEADER, REPLAYED_HEADER
 from livewatch_client.events import History, Published
 from livewatch_client.exceptions import RequestError, Unavailable
 
 T = TypeVar("T")
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 class _Retry(Exception):

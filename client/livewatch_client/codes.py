@@ -19,6 +19,12 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "unavailable"  # the server's broker cannot be reached; try again shortly
 
 
+# HTTP headers of an idempotent publish (docs/protocol.md): the key the publisher sends,
+# and the server's mark on the first answer given again.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
 class CloseCode(IntEnum):
     """WebSocket close codes livewatch uses, plus 1000 and 1006 as aiohttp reports them."""
 
